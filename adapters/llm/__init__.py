@@ -1,0 +1,1 @@
+"""Direct language models: the built-in echo model and OpenAI-compatible endpoints."""

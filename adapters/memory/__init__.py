@@ -1,0 +1,1 @@
+"""In-process adapters: the embedded default when one instance serves everyone."""

@@ -1,0 +1,103 @@
+import asyncio
+from collections import OrderedDict, deque
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from uuid import UUID
+
+from application.live import LiveEvent
+from application.ports.live_events import LiveEvents, SubscriberLagged
+
+_LAGGED = object()
+
+
+@dataclass(slots=True)
+class _Channel:
+    last_seq: int = 0
+    buffer: deque[LiveEvent] = field(default_factory=deque)
+    subscribers: set[asyncio.Queue[object]] = field(default_factory=set)
+
+
+class InProcessLiveEvents(LiveEvents):
+    """Fan-out inside one process. Numbering, buffering and delivery happen in one step with no
+    await in between, so every subscriber sees a conversation's events in seq order.
+
+    A subscriber whose queue fills up is dropped with SubscriberLagged rather than slowing the
+    publisher or growing without bound; it catches up from the replay buffer. Memory is bounded
+    too: beyond `max_conversations`, the least recently active conversations nobody watches are
+    forgotten (their numbering is restored from the database when they wake up).
+    """
+
+    def __init__(
+        self, replay_size: int = 1000, subscriber_queue: int = 1000, max_conversations: int = 2000
+    ) -> None:
+        self._replay_size = replay_size
+        self._subscriber_queue = subscriber_queue
+        self._max_conversations = max_conversations
+        self._channels: OrderedDict[UUID, _Channel] = OrderedDict()
+
+    def _channel(self, conversation_id: UUID) -> _Channel:
+        channel = self._channels.get(conversation_id)
+        if channel is None:
+            channel = self._channels[conversation_id] = _Channel()
+            self._forget_idle()
+        else:
+            self._channels.move_to_end(conversation_id)
+        return channel
+
+    def _forget_idle(self) -> None:
+        excess = len(self._channels) - self._max_conversations
+        if excess <= 0:
+            return
+        idle = [cid for cid, channel in self._channels.items() if not channel.subscribers]
+        for conversation_id in idle[:excess]:
+            del self._channels[conversation_id]
+
+    async def publish(self, event: LiveEvent) -> LiveEvent:
+        channel = self._channel(event.conversation_id)
+        channel.last_seq += 1
+        numbered = event.numbered(channel.last_seq)
+        channel.buffer.append(numbered)
+        if len(channel.buffer) > self._replay_size:
+            channel.buffer.popleft()
+        for queue in list(channel.subscribers):
+            if queue.qsize() >= self._subscriber_queue - 1:
+                channel.subscribers.discard(queue)
+                queue.put_nowait(_LAGGED)
+            else:
+                queue.put_nowait(numbered)
+        return numbered
+
+    async def ensure_seq_at_least(self, conversation_id: UUID, seq: int) -> None:
+        channel = self._channel(conversation_id)
+        channel.last_seq = max(channel.last_seq, seq)
+
+    async def last_seq(self, conversation_id: UUID) -> int:
+        return self._channel(conversation_id).last_seq
+
+    async def replay(self, conversation_id: UUID, since: int) -> Sequence[LiveEvent] | None:
+        channel = self._channel(conversation_id)
+        if since >= channel.last_seq:
+            return []
+        if not channel.buffer or channel.buffer[0].seq > since + 1:
+            return None
+        return [event for event in channel.buffer if event.seq > since]
+
+    @asynccontextmanager
+    async def subscribe(self, conversation_id: UUID) -> AsyncIterator[AsyncIterator[LiveEvent]]:
+        channel = self._channel(conversation_id)
+        queue: asyncio.Queue[object] = asyncio.Queue(self._subscriber_queue)
+        channel.subscribers.add(queue)
+        try:
+            yield _drain(queue)
+        finally:
+            channel.subscribers.discard(queue)
+
+
+async def _drain(queue: asyncio.Queue[object]) -> AsyncIterator[LiveEvent]:
+    while True:
+        item = await queue.get()
+        if item is _LAGGED:
+            raise SubscriberLagged
+        assert isinstance(item, LiveEvent)
+        yield item

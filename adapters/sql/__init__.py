@@ -1,0 +1,1 @@
+"""Storage on SQLAlchemy Core: PostgreSQL (asyncpg) in production, SQLite (aiosqlite) by default."""

@@ -1,0 +1,66 @@
+from collections.abc import Sequence
+from uuid import UUID
+
+from sqlalchemy import Row, insert, select, tuple_, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from adapters.sql.tables import conversations
+from application.ports.repositories import ConversationRepository
+from domain.conversations import Conversation, Owner
+
+
+def _conversation(row: Row) -> Conversation:
+    return Conversation(
+        id=row.id,
+        owner=Owner(org_id=row.org_id, user_id=row.user_id),
+        title=row.title,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+class SqlConversationRepository(ConversationRepository):
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
+
+    async def add(self, conversation: Conversation) -> None:
+        await self._connection.execute(
+            insert(conversations).values(
+                id=conversation.id,
+                org_id=conversation.owner.org_id,
+                user_id=conversation.owner.user_id,
+                title=conversation.title,
+                created_at=conversation.created_at,
+                updated_at=conversation.updated_at,
+            )
+        )
+
+    async def get(self, conversation_id: UUID) -> Conversation | None:
+        result = await self._connection.execute(
+            select(conversations).where(conversations.c.id == conversation_id)
+        )
+        row = result.first()
+        return None if row is None else _conversation(row)
+
+    async def list_for(
+        self, owner: Owner, limit: int, before: UUID | None
+    ) -> Sequence[Conversation]:
+        c = conversations.c
+        query = select(conversations).where(c.org_id == owner.org_id, c.user_id == owner.user_id)
+        if before is not None:
+            cursor = (
+                await self._connection.execute(select(c.updated_at, c.id).where(c.id == before))
+            ).first()
+            if cursor is None:
+                return []
+            query = query.where(tuple_(c.updated_at, c.id) < tuple_(cursor.updated_at, cursor.id))
+        query = query.order_by(c.updated_at.desc(), c.id.desc()).limit(limit)
+        result = await self._connection.execute(query)
+        return [_conversation(row) for row in result]
+
+    async def save(self, conversation: Conversation) -> None:
+        await self._connection.execute(
+            update(conversations)
+            .where(conversations.c.id == conversation.id)
+            .values(title=conversation.title, updated_at=conversation.updated_at)
+        )

@@ -1,0 +1,139 @@
+from collections.abc import Mapping, Sequence
+from uuid import UUID
+
+from sqlalchemy import ColumnElement, Row, case, func, insert, select, tuple_, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from adapters.sql.errors import is_unique_violation
+from adapters.sql.tables import messages
+from application.ports.repositories import DuplicateIdempotencyKey, MessageRepository
+from domain.messages import Message, MessageStatus, Role
+
+_m = messages.c
+
+
+def _message(row: Row) -> Message:
+    return Message(
+        id=row.id,
+        conversation_id=row.conversation_id,
+        role=Role(row.role),
+        content=row.content,
+        status=MessageStatus(row.status),
+        created_at=row.created_at,
+        reply_to=row.reply_to_id,
+        event_seq=row.event_seq,
+    )
+
+
+class SqlMessageRepository(MessageRepository):
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
+
+    async def add(self, message: Message, idempotency_key: str | None = None) -> None:
+        statement = insert(messages).values(
+            id=message.id,
+            conversation_id=message.conversation_id,
+            role=message.role.value,
+            content=message.content,
+            status=message.status.value,
+            created_at=message.created_at,
+            reply_to_id=message.reply_to,
+            idempotency_key=idempotency_key,
+            event_seq=message.event_seq,
+        )
+        try:
+            await self._connection.execute(statement)
+        except IntegrityError as error:
+            if idempotency_key is not None and is_unique_violation(error):
+                raise DuplicateIdempotencyKey(idempotency_key) from error
+            raise
+
+    async def _one(self, *where: object) -> Message | None:
+        row = (await self._connection.execute(select(messages).where(*where))).first()
+        return None if row is None else _message(row)
+
+    async def get(self, message_id: UUID) -> Message | None:
+        return await self._one(_m.id == message_id)
+
+    async def by_idempotency_key(self, conversation_id: UUID, key: str) -> Message | None:
+        return await self._one(_m.conversation_id == conversation_id, _m.idempotency_key == key)
+
+    async def reply_to(self, message_id: UUID) -> Message | None:
+        return await self._one(_m.reply_to_id == message_id)
+
+    async def page(
+        self, conversation_id: UUID, limit: int, before: UUID | None
+    ) -> Sequence[Message]:
+        query = select(messages).where(_m.conversation_id == conversation_id)
+        if before is not None:
+            cursor = (
+                await self._connection.execute(
+                    select(_m.created_at, _m.id).where(
+                        _m.id == before, _m.conversation_id == conversation_id
+                    )
+                )
+            ).first()
+            if cursor is None:
+                return []
+            query = query.where(tuple_(_m.created_at, _m.id) < tuple_(cursor.created_at, cursor.id))
+        query = query.order_by(_m.created_at.desc(), _m.id.desc()).limit(limit)
+        rows = (await self._connection.execute(query)).all()
+        return [_message(row) for row in reversed(rows)]
+
+    async def latest(self, conversation_id: UUID, limit: int) -> Sequence[Message]:
+        query = (
+            select(messages)
+            .where(
+                _m.conversation_id == conversation_id,
+                _m.status == MessageStatus.COMPLETE.value,
+            )
+            .order_by(_m.created_at.desc(), _m.id.desc())
+            .limit(limit)
+        )
+        rows = (await self._connection.execute(query)).all()
+        return [_message(row) for row in reversed(rows)]
+
+    async def save_progress(self, message: Message) -> None:
+        await self._connection.execute(
+            update(messages)
+            .where(_m.id == message.id)
+            .values(
+                content=message.content,
+                status=message.status.value,
+                event_seq=self._greatest(_m.event_seq, message.event_seq),
+            )
+        )
+
+    def _greatest(self, column: ColumnElement[int], value: int) -> ColumnElement[int]:
+        """SQL's two-argument maximum: GREATEST on PostgreSQL, scalar MAX on SQLite."""
+        sqlite = self._connection.dialect.name == "sqlite"
+        return (func.max if sqlite else func.greatest)(column, value)
+
+    async def record_event_seqs(self, seqs: Mapping[UUID, int]) -> None:
+        if not seqs:
+            return
+        wanted = case(seqs, value=_m.id)
+        await self._connection.execute(
+            update(messages)
+            .where(_m.id.in_(list(seqs)), _m.event_seq < wanted)
+            .values(event_seq=wanted)
+        )
+
+    async def max_event_seq(self, conversation_id: UUID) -> int:
+        query = select(func.coalesce(func.max(_m.event_seq), 0)).where(
+            _m.conversation_id == conversation_id
+        )
+        return int((await self._connection.execute(query)).scalar_one())
+
+    async def changed_since(self, conversation_id: UUID, seq: int) -> Sequence[Message]:
+        query = (
+            select(messages)
+            .where(_m.conversation_id == conversation_id, _m.event_seq > seq)
+            .order_by(_m.event_seq)
+        )
+        return [_message(row) for row in await self._connection.execute(query)]
+
+    async def streaming(self) -> Sequence[Message]:
+        query = select(messages).where(_m.status == MessageStatus.STREAMING.value)
+        return [_message(row) for row in await self._connection.execute(query)]

@@ -1,0 +1,45 @@
+from types import TracebackType
+from typing import Self
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from adapters.sql.conversations import SqlConversationRepository
+from adapters.sql.messages import SqlMessageRepository
+from application.ports.unit_of_work import UnitOfWork
+
+
+class SqlUnitOfWork(UnitOfWork):
+    """One transaction on one pooled connection; rolled back on exit unless committed."""
+
+    conversations: SqlConversationRepository
+    messages: SqlMessageRepository
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._connection: AsyncConnection | None = None
+
+    async def __aenter__(self) -> Self:
+        self._connection = await self._engine.connect()
+        await self._connection.begin()
+        self.conversations = SqlConversationRepository(self._connection)
+        self.messages = SqlMessageRepository(self._connection)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        connection, self._connection = self._connection, None
+        if connection is None:
+            return
+        try:
+            if connection.in_transaction():
+                await connection.rollback()
+        finally:
+            await connection.close()
+
+    async def commit(self) -> None:
+        assert self._connection is not None, "commit outside the unit of work"
+        await self._connection.commit()

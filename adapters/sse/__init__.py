@@ -1,0 +1,1 @@
+"""Server-sent events framing, shared by the adapters that read event streams over HTTP."""

@@ -1,0 +1,1 @@
+"""Ports: one small Protocol per role the use cases need. Adapters subclass them explicitly."""

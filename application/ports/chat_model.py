@@ -1,0 +1,23 @@
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from domain.messages import Role
+
+
+@dataclass(frozen=True, slots=True)
+class ChatTurn:
+    """One message of the history a model is given."""
+
+    role: Role
+    content: str
+
+
+class ChatModelError(Exception):
+    """The model could not produce (the rest of) a reply. The message is safe to log."""
+
+
+class ChatModel(Protocol):
+    def stream_reply(self, history: Sequence[ChatTurn]) -> AsyncIterator[str]:
+        """Stream the reply to `history` as text deltas; raises ChatModelError on failure."""
+        ...

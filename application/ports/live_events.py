@@ -1,0 +1,39 @@
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import Protocol
+from uuid import UUID
+
+from application.live import LiveEvent
+
+
+class SubscriberLagged(Exception):
+    """A subscriber fell further behind than its queue allows and was dropped; it should
+    reconnect with the last seq it saw."""
+
+
+class LiveEvents(Protocol):
+    """Fan-out of live events per conversation, with a bounded replay buffer.
+
+    The bus numbers events: `seq` increases by one per event within a conversation.
+    """
+
+    async def publish(self, event: LiveEvent) -> LiveEvent:
+        """Number the event, keep it for replay, deliver it; returns it with its seq."""
+        ...
+
+    async def ensure_seq_at_least(self, conversation_id: UUID, seq: int) -> None:
+        """Make the next seq of the conversation greater than `seq` (used after a restart)."""
+        ...
+
+    async def last_seq(self, conversation_id: UUID) -> int: ...
+
+    async def replay(self, conversation_id: UUID, since: int) -> Sequence[LiveEvent] | None:
+        """Every event after `since`, or None when the buffer no longer holds all of them."""
+        ...
+
+    def subscribe(
+        self, conversation_id: UUID
+    ) -> AbstractAsyncContextManager[AsyncIterator[LiveEvent]]:
+        """Receive events published from now on; iteration raises SubscriberLagged when the
+        subscriber is too slow."""
+        ...

@@ -1,0 +1,68 @@
+"""Storage of conversations and messages, shaped by the queries the use cases run."""
+
+from collections.abc import Mapping, Sequence
+from typing import Protocol
+from uuid import UUID
+
+from domain.conversations import Conversation, Owner
+from domain.messages import Message
+
+
+class DuplicateIdempotencyKey(Exception):
+    """Another request stored a message with the same idempotency key first."""
+
+
+class ConversationRepository(Protocol):
+    async def add(self, conversation: Conversation) -> None: ...
+
+    async def get(self, conversation_id: UUID) -> Conversation | None: ...
+
+    async def list_for(
+        self, owner: Owner, limit: int, before: UUID | None
+    ) -> Sequence[Conversation]:
+        """The owner's conversations, most recently active first, older than `before` if given."""
+        ...
+
+    async def save(self, conversation: Conversation) -> None: ...
+
+
+class MessageRepository(Protocol):
+    async def add(self, message: Message, idempotency_key: str | None = None) -> None:
+        """Store a new message; raises DuplicateIdempotencyKey at commit or before."""
+        ...
+
+    async def get(self, message_id: UUID) -> Message | None: ...
+
+    async def by_idempotency_key(self, conversation_id: UUID, key: str) -> Message | None: ...
+
+    async def reply_to(self, message_id: UUID) -> Message | None:
+        """The reply produced for a user message."""
+        ...
+
+    async def page(
+        self, conversation_id: UUID, limit: int, before: UUID | None
+    ) -> Sequence[Message]:
+        """Up to `limit` messages older than `before` (or the newest), oldest first."""
+        ...
+
+    async def latest(self, conversation_id: UUID, limit: int) -> Sequence[Message]:
+        """The newest `limit` complete messages, oldest first: the history given to a model."""
+        ...
+
+    async def save_progress(self, message: Message) -> None:
+        """Write a message's content, status and event_seq (the only fields that change)."""
+        ...
+
+    async def record_event_seqs(self, seqs: Mapping[UUID, int]) -> None:
+        """Raise each message's event_seq to the given value (never lowers it)."""
+        ...
+
+    async def max_event_seq(self, conversation_id: UUID) -> int: ...
+
+    async def changed_since(self, conversation_id: UUID, seq: int) -> Sequence[Message]:
+        """Messages whose stored state reflects an event after `seq`, in event order."""
+        ...
+
+    async def streaming(self) -> Sequence[Message]:
+        """Every reply still marked streaming."""
+        ...

@@ -1,0 +1,26 @@
+from collections.abc import Callable
+from types import TracebackType
+from typing import Protocol, Self
+
+from application.ports.repositories import ConversationRepository, MessageRepository
+
+
+class UnitOfWork(Protocol):
+    """One short database transaction. Rolls back on exit unless `commit()` was awaited."""
+
+    conversations: ConversationRepository
+    messages: MessageRepository
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    async def commit(self) -> None: ...
+
+
+UnitOfWorkFactory = Callable[[], UnitOfWork]

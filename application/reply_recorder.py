@@ -1,0 +1,69 @@
+"""Coalesced persistence of a streaming reply."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from application.live import message_finished
+from application.ports.clock import Clock
+from application.ports.live_events import LiveEvents
+from application.ports.unit_of_work import UnitOfWorkFactory
+from domain.messages import Message
+
+
+@dataclass(frozen=True, slots=True)
+class FlushPolicy:
+    """Write the reply when this much time has passed or this much text is waiting."""
+
+    interval_s: float = 0.1
+    max_chars: int = 4096
+
+
+class ReplyRecorder:
+    """Keeps the stored state of a streaming reply close behind what clients have seen.
+
+    Every delta is published before it is recorded here, so the stored content is always a
+    prefix of what clients received and, once `finish` returns, exactly all of it. Each write
+    is its own short transaction: none is held open across the stream.
+    """
+
+    def __init__(
+        self, reply: Message, uow: UnitOfWorkFactory, clock: Clock, policy: FlushPolicy
+    ) -> None:
+        self.reply = reply
+        self._uow = uow
+        self._clock = clock
+        self._policy = policy
+        self._pending_chars = 0
+        self._last_flush = clock.monotonic()
+
+    def append(self, delta: str, seq: int) -> None:
+        self.reply.append(delta)
+        self._pending_chars += len(delta)
+        self.note(seq)
+
+    def note(self, seq: int) -> None:
+        """Remember that an event with this seq was published for the reply."""
+        self.reply.event_seq = max(self.reply.event_seq, seq)
+
+    def due(self) -> bool:
+        waited = self._clock.monotonic() - self._last_flush
+        return self._pending_chars >= self._policy.max_chars or (
+            self._pending_chars > 0 and waited >= self._policy.interval_s
+        )
+
+    async def flush(self) -> None:
+        async with self._uow() as uow:
+            await uow.messages.save_progress(self.reply)
+            await uow.commit()
+        self._pending_chars = 0
+        self._last_flush = self._clock.monotonic()
+
+    async def finish(self, live: LiveEvents, reason: str | None = None) -> None:
+        """Store the final state (the reply must be complete or failed), then announce it."""
+        await self.flush()
+        event = await live.publish(message_finished(self.reply, reason))
+        self.note(event.seq)
+        async with self._uow() as uow:
+            await uow.messages.record_event_seqs({self.reply.id: event.seq})
+            await uow.commit()

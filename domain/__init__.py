@@ -1,0 +1,1 @@
+"""The pure model of convo: conversations, messages and their rules. Standard library only."""

@@ -1,0 +1,80 @@
+"""The `convo` command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+
+from entrypoints.settings import Settings, SettingsError, load_settings
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="convo", description="A chat backend that delegates to an Agent Service."
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="command")
+
+    serve = commands.add_parser("serve", help="run the HTTP API and live channels")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000, help="0 picks a free port")
+
+    db = commands.add_parser("db", help="manage the database schema")
+    db_commands = db.add_subparsers(dest="db_command", required=True, metavar="action")
+    upgrade = db_commands.add_parser("upgrade", help="migrate to a revision (default: newest)")
+    upgrade.add_argument("revision", nargs="?", default="head")
+    downgrade = db_commands.add_parser("downgrade", help="migrate back to a revision")
+    downgrade.add_argument("revision", nargs="?", default="-1")
+    db_commands.add_parser("current", help="print the schema's revision")
+
+    token = commands.add_parser("token", help="print a development token")
+    token.add_argument("--user", required=True)
+    token.add_argument("--org", required=True)
+    token.add_argument("--permission", action="append", default=[], dest="permissions")
+    token.add_argument("--ttl", type=int, default=12 * 3600, help="seconds (default 12 h)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    arguments = _parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except SettingsError as error:
+        print(f"convo: configuration error: {error}", file=sys.stderr)
+        return 2
+    if arguments.command == "serve":
+        from entrypoints.serve import serve
+
+        return serve(settings, arguments.host, arguments.port)
+    if arguments.command == "db":
+        from entrypoints.database import run_db_command
+
+        return asyncio.run(run_db_command(settings, arguments.db_command, arguments))
+    if arguments.command == "token":
+        return _print_token(settings, arguments)
+    return 2
+
+
+def _print_token(settings: Settings, arguments: argparse.Namespace) -> int:
+    from entrypoints.auth import issue_token
+
+    if settings.jwt_secret is None:
+        print(
+            "convo: CONVO_JWT_SECRET is not set; tokens need the server's secret", file=sys.stderr
+        )
+        return 2
+    print(
+        issue_token(
+            settings.jwt_secret.reveal(),
+            arguments.user,
+            arguments.org,
+            arguments.permissions,
+            ttl_s=arguments.ttl,
+        )
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,184 @@
+"""The composition root: the only module that knows every adapter.
+
+Split by concern: infrastructure (process-wide resources), adapters (ports made real, chosen by
+configuration) and use cases. Resources are plain Singletons created inside the running loop
+and closed by `close_resources` from the app's lifespan, so providers hand out objects rather
+than futures.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable
+
+import aiohttp
+from dependency_injector import containers, providers
+
+from adapters.llm.echo import EchoChatModel
+from adapters.llm.openai_compatible import OpenAIChatModel, OpenAIEndpoint
+from adapters.memory.background import AsyncioBackgroundWork
+from adapters.memory.live_events import InProcessLiveEvents
+from adapters.sql.engine import create_engine, ping_database
+from adapters.sql.unit_of_work import SqlUnitOfWork
+from adapters.system.clock import SystemClock
+from adapters.system.ids import Uuid7Generator
+from application.reply_recorder import FlushPolicy
+from application.use_cases.create_conversation import CreateConversation
+from application.use_cases.fail_interrupted_replies import FailInterruptedReplies
+from application.use_cases.follow_conversation import FollowConversation
+from application.use_cases.produce_llm_reply import ProduceLlmReply
+from application.use_cases.send_message import SendMessage
+from entrypoints.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def _http_session() -> aiohttp.ClientSession:
+    """One pooled HTTP client per process; each adapter sets its own per-call timeouts."""
+    return aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=200, limit_per_host=100),
+        timeout=aiohttp.ClientTimeout(total=None),
+    )
+
+
+def _openai_model(session: aiohttp.ClientSession, settings: Settings) -> OpenAIChatModel:
+    endpoint = OpenAIEndpoint(
+        base_url=settings.llm_base_url or "",
+        model=settings.llm_model,
+        api_key=settings.llm_api_key.reveal() if settings.llm_api_key else None,
+        connect_timeout_s=settings.llm_connect_timeout_s,
+        idle_timeout_s=settings.llm_idle_timeout_s,
+        total_timeout_s=settings.llm_total_timeout_s,
+    )
+    return OpenAIChatModel(session, endpoint)
+
+
+def _echo_model(settings: Settings) -> EchoChatModel:
+    return EchoChatModel(delay_s=settings.echo_delay_ms / 1000)
+
+
+def _model_choice(settings: Settings) -> str:
+    return "openai" if settings.llm_base_url else "echo"
+
+
+def _flush_policy(settings: Settings) -> FlushPolicy:
+    return FlushPolicy(
+        interval_s=settings.reply_flush_interval_ms / 1000, max_chars=settings.reply_flush_chars
+    )
+
+
+class Infrastructure(containers.DeclarativeContainer):
+    settings = providers.Dependency(instance_of=Settings)
+
+    engine = providers.Singleton(
+        create_engine,
+        url=settings.provided.database_url,
+        pool_size=settings.provided.database_pool_size,
+    )
+    http = providers.Singleton(_http_session)
+    clock = providers.Singleton(SystemClock)
+    ids = providers.Singleton(Uuid7Generator)
+
+
+class Adapters(containers.DeclarativeContainer):
+    settings = providers.Dependency(instance_of=Settings)
+    infrastructure = providers.DependenciesContainer()
+
+    uow = providers.Factory(SqlUnitOfWork, engine=infrastructure.engine)
+    live = providers.Singleton(
+        InProcessLiveEvents,
+        replay_size=settings.provided.replay_buffer_events,
+        subscriber_queue=settings.provided.subscriber_queue_events,
+        max_conversations=settings.provided.replay_conversations,
+    )
+    background = providers.Singleton(AsyncioBackgroundWork)
+    chat_model = providers.Selector(
+        providers.Callable(_model_choice, settings),
+        echo=providers.Singleton(_echo_model, settings),
+        openai=providers.Singleton(_openai_model, infrastructure.http, settings),
+    )
+
+
+class UseCases(containers.DeclarativeContainer):
+    settings = providers.Dependency(instance_of=Settings)
+    infrastructure = providers.DependenciesContainer()
+    adapters = providers.DependenciesContainer()
+
+    create_conversation = providers.Factory(
+        CreateConversation,
+        uow=adapters.uow.provider,
+        clock=infrastructure.clock,
+        ids=infrastructure.ids,
+    )
+    produce_llm_reply = providers.Singleton(
+        ProduceLlmReply,
+        uow=adapters.uow.provider,
+        clock=infrastructure.clock,
+        live=adapters.live,
+        model=adapters.chat_model,
+        policy=providers.Callable(_flush_policy, settings),
+        history_limit=settings.provided.llm_history_messages,
+    )
+    send_message = providers.Factory(
+        SendMessage,
+        uow=adapters.uow.provider,
+        clock=infrastructure.clock,
+        ids=infrastructure.ids,
+        live=adapters.live,
+        background=adapters.background,
+        produce_reply=produce_llm_reply.provided.execute,
+    )
+    fail_interrupted_replies = providers.Factory(
+        FailInterruptedReplies, uow=adapters.uow.provider, live=adapters.live
+    )
+    follow_conversation = providers.Factory(
+        FollowConversation, uow=adapters.uow.provider, live=adapters.live
+    )
+
+
+class Container(containers.DeclarativeContainer):
+    settings = providers.Dependency(instance_of=Settings)
+
+    infrastructure = providers.Container(Infrastructure, settings=settings)
+    adapters = providers.Container(Adapters, settings=settings, infrastructure=infrastructure)
+    use_cases = providers.Container(
+        UseCases, settings=settings, infrastructure=infrastructure, adapters=adapters
+    )
+
+
+def build_container(settings: Settings) -> Container:
+    return Container(settings=settings)
+
+
+async def open_resources(container: Container) -> None:
+    """Create the process-wide resources inside the running event loop, then settle what a
+    previous run of this single instance left unfinished."""
+    container.infrastructure.engine()
+    container.infrastructure.http()
+    try:
+        await container.use_cases.fail_interrupted_replies().execute()
+    except Exception:
+        log.exception("could not settle interrupted replies; /health/ready will tell why")
+
+
+async def close_resources(container: Container, grace_s: float) -> None:
+    """Stop background work (each reply records its interruption), then close the HTTP client
+    and the database pool."""
+    await container.adapters.background().close(grace_s)
+    await container.infrastructure.http().close()
+    await container.infrastructure.engine().dispose()
+
+
+async def readiness(container: Container) -> dict[str, dict[str, str]]:
+    """Each dependency's state for `/health/ready`: {"status": "ok"} or why it is not."""
+    return {"database": await probe(ping_database(container.infrastructure.engine()))}
+
+
+async def probe(check: Awaitable[None], timeout_s: float = 2.0) -> dict[str, str]:
+    try:
+        async with asyncio.timeout(timeout_s):
+            await check
+    except Exception as error:
+        return {"status": "down", "error": type(error).__name__}
+    return {"status": "ok"}

@@ -1,0 +1,1 @@
+"""The Litestar HTTP app: the chat API, live channels, health and the OpenAPI schema."""

@@ -1,0 +1,25 @@
+"""Liveness and readiness for orchestrators and load balancers."""
+
+from __future__ import annotations
+
+from litestar import Controller, Response, get
+from litestar.datastructures import State
+
+from entrypoints.container import readiness
+from entrypoints.http.dependencies import container_of
+
+
+class HealthController(Controller):
+    path = "/health"
+    tags = ["operations"]
+
+    @get("/", summary="Liveness: the process is up and serving")
+    async def live(self) -> dict[str, str]:
+        return {"status": "ok"}
+
+    @get("/ready", summary="Readiness: every dependency answers")
+    async def ready(self, state: State) -> Response[dict[str, object]]:
+        checks = await readiness(container_of(state))
+        ok = all(check["status"] == "ok" for check in checks.values())
+        body: dict[str, object] = {"status": "ok" if ok else "unavailable", "checks": checks}
+        return Response(body, status_code=200 if ok else 503)

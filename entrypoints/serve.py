@@ -1,0 +1,89 @@
+"""`convo serve`: the API, live channels and background work in one process."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import signal
+import socket
+import sys
+
+import uvicorn
+
+from entrypoints.auth import issue_token
+from entrypoints.container import build_container
+from entrypoints.database import safe_url, upgrade
+from entrypoints.http.app import API_PREFIX, create_app
+from entrypoints.logs import configure_logging
+from entrypoints.settings import Settings
+
+log = logging.getLogger("convo")
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """Bind before serving so that `--port 0` can report the port it got."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.setblocking(False)
+    return sock
+
+
+def serve(settings: Settings, host: str, port: int) -> int:
+    configure_logging(settings.log_level)
+    try:
+        listener = bind(host, port)
+    except OSError as error:
+        print(f"convo: cannot listen on {host}:{port}: {error.strerror}", file=sys.stderr)
+        return 1
+    base_url = f"http://{_url_host(host)}:{listener.getsockname()[1]}"
+    # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal to the handler
+    # that was in place before it: make that a clean exit rather than death by signal.
+    signal.signal(signal.SIGTERM, _exit_cleanly)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_serve(settings, listener, base_url))
+    return 0
+
+
+def _exit_cleanly(_signal: int, _frame: object) -> None:
+    raise SystemExit(0)
+
+
+async def _serve(settings: Settings, listener: socket.socket, base_url: str) -> None:
+    if settings.auto_migrate:
+        await upgrade(settings.database_url)
+        log.info("database %s is at the newest revision", safe_url(settings.database_url))
+    secret = settings.jwt_secret.reveal() if settings.jwt_secret else secrets.token_urlsafe(48)
+    app = create_app(build_container(settings), secret)
+    config = uvicorn.Config(
+        app,
+        log_config=None,
+        ws="websockets-sansio",
+        lifespan="on",
+        timeout_graceful_shutdown=max(settings.shutdown_grace_s, 1),
+    )
+    _banner(base_url, None if settings.jwt_secret else secret)
+    await uvicorn.Server(config).serve(sockets=[listener])
+
+
+def _banner(base_url: str, generated_secret: str | None) -> None:
+    lines = [f"convo is serving on {base_url} (API {base_url}{API_PREFIX}, docs {base_url}/schema)"]
+    if generated_secret is not None:
+        token = issue_token(generated_secret, "dev", "dev")
+        lines += [
+            "CONVO_JWT_SECRET is not set: this run signs tokens with a secret made for it.",
+            "A token for user 'dev' in org 'dev', valid for 12 hours or until this process stops:",
+            f"  export TOKEN={token}",
+            "Then start a conversation:",
+            f'  curl -s -X POST {base_url}{API_PREFIX}/conversations -H "Authorization: Bearer '
+            '$TOKEN" -H "Content-Type: application/json" -d \'{"title": "hello"}\'',
+        ]
+    print("\n".join(lines), flush=True)
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host

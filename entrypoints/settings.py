@@ -1,0 +1,242 @@
+"""Configuration: one typed object read from `CONVO_*` environment variables at start-up.
+
+Each field documents itself; `docs/configuration.md` carries the table `markdown_table()` makes,
+and a test keeps the two equal. An invalid value stops start-up with a message naming the
+variable and the form it expects.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
+
+import msgspec
+from msgspec import Meta
+
+PREFIX = "CONVO_"
+
+
+class Secret:
+    """A string that never shows itself in reprs, logs or error messages."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('********')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+def _doc(text: str, **constraints: Any) -> Meta:
+    return Meta(description=text, **constraints)
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    database_url: Annotated[
+        str,
+        _doc(
+            "SQLAlchemy URL of the database: `sqlite+aiosqlite:///path` or "
+            "`postgresql+asyncpg://user@host/db` (`postgresql://` is accepted and means asyncpg)."
+        ),
+    ] = "sqlite+aiosqlite:///./convo.db"
+    database_pool_size: Annotated[
+        int,
+        _doc("Connections kept per process (PostgreSQL); as many again may burst.", ge=1, le=200),
+    ] = 10
+    auto_migrate: Annotated[
+        bool,
+        _doc(
+            "Upgrade the schema to the newest revision when `convo serve` starts. With several "
+            "instances, set it to false and run `convo db upgrade` once per release."
+        ),
+    ] = True
+    jwt_secret: Annotated[
+        Secret | None,
+        _doc(
+            "HS256 secret for bearer tokens (at least 32 characters). Unset: `convo serve` makes "
+            "one for the run and prints a dev token."
+        ),
+    ] = None
+    llm_base_url: Annotated[
+        str | None,
+        _doc(
+            "Base URL of an OpenAI-compatible API (for example `https://host/v1`). Unset: the "
+            "built-in echo model answers."
+        ),
+    ] = None
+    llm_api_key: Annotated[Secret | None, _doc("API key sent to the OpenAI-compatible API.")] = None
+    llm_model: Annotated[str, _doc("Model name sent to the OpenAI-compatible API.")] = "gpt-4o-mini"
+    llm_connect_timeout_s: Annotated[float, _doc("Seconds to connect to the model API.", gt=0)] = (
+        10.0
+    )
+    llm_idle_timeout_s: Annotated[
+        float, _doc("Seconds without a byte from the model API before the reply fails.", gt=0)
+    ] = 60.0
+    llm_total_timeout_s: Annotated[float, _doc("Seconds a whole model reply may take.", gt=0)] = (
+        300.0
+    )
+    llm_history_messages: Annotated[
+        int, _doc("Newest complete messages given to the direct model as history.", ge=1, le=1000)
+    ] = 20
+    echo_delay_ms: Annotated[
+        int, _doc("The echo model's pause between tokens, in milliseconds.", ge=0, le=60_000)
+    ] = 20
+    reply_flush_interval_ms: Annotated[
+        int,
+        _doc("A streaming reply is written at most this often (milliseconds)…", ge=1, le=60_000),
+    ] = 100
+    reply_flush_chars: Annotated[
+        int, _doc("…or as soon as this many characters wait to be written.", ge=1)
+    ] = 4096
+    replay_buffer_events: Annotated[
+        int,
+        _doc(
+            "Live events kept per conversation for clients that reconnect; older gaps are "
+            "filled from the stored messages.",
+            ge=1,
+            le=1_000_000,
+        ),
+    ] = 1000
+    replay_conversations: Annotated[
+        int,
+        _doc(
+            "Conversations whose replay buffer is kept in memory (in-process events); the least "
+            "recently active unwatched ones are forgotten beyond this.",
+            ge=1,
+        ),
+    ] = 2000
+    subscriber_queue_events: Annotated[
+        int,
+        _doc(
+            "Events a slow live client may fall behind before it is disconnected (it then "
+            "reconnects and catches up).",
+            ge=2,
+            le=1_000_000,
+        ),
+    ] = 1000
+    sse_heartbeat_s: Annotated[
+        float, _doc("Seconds between heartbeat comments on idle SSE streams.", gt=0)
+    ] = 15.0
+    shutdown_grace_s: Annotated[
+        float,
+        _doc("Seconds running replies get to record an interruption on shutdown.", ge=0),
+    ] = 5.0
+    log_level: Annotated[
+        Literal["DEBUG", "INFO", "WARNING", "ERROR"], _doc("Lowest level of log lines written.")
+    ] = "INFO"
+
+
+class SettingsError(Exception):
+    """A variable has a value that cannot be used; the message names it and the expected form."""
+
+
+def env_name(field: str) -> str:
+    return PREFIX + field.upper()
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    environ = os.environ if environ is None else environ
+    known = {env_name(field): field for field in Settings.__struct_fields__}
+    raw = {field: environ[name] for name, field in known.items() if name in environ}
+    raw = {field: value for field, value in raw.items() if value != ""}
+    try:
+        settings = msgspec.convert(raw, Settings, strict=False, dec_hook=_decode)
+    except msgspec.ValidationError as error:
+        raise SettingsError(_explain(str(error))) from None
+    return _checked(settings)
+
+
+def _decode(kind: type, value: Any) -> Any:
+    if kind is Secret and isinstance(value, str):
+        return Secret(value)
+    raise NotImplementedError
+
+
+def _explain(message: str) -> str:
+    """Name the variable and the form it expects; the offending value is never repeated."""
+    _, _, where = message.rpartition(" - at `$.")
+    field = where.rstrip("`").split(".")[0].split("[")[0]
+    if field not in Settings.__struct_fields__:
+        return f"invalid configuration: {message}"
+    return f"{env_name(field)}: expected {_expected_form(_field_type(field))}"
+
+
+def _field_type(field: str) -> msgspec.inspect.Type:
+    info = next(f for f in msgspec.inspect.type_info(Settings).fields if f.name == field)
+    kind = info.type
+    kind = kind.type if isinstance(kind, msgspec.inspect.Metadata) else kind
+    if isinstance(kind, msgspec.inspect.UnionType):
+        kind = next(t for t in kind.types if not isinstance(t, msgspec.inspect.NoneType))
+    return kind
+
+
+def _expected_form(kind: msgspec.inspect.Type) -> str:
+    if isinstance(kind, msgspec.inspect.BoolType):
+        return "true or false (1 or 0)"
+    if isinstance(kind, msgspec.inspect.LiteralType):
+        return "one of " + ", ".join(str(v) for v in kind.values)
+    if isinstance(kind, msgspec.inspect.IntType | msgspec.inspect.FloatType):
+        noun = "an integer" if isinstance(kind, msgspec.inspect.IntType) else "a number"
+        bounds = [
+            f"{symbol} {value}"
+            for symbol, value in ((">", kind.gt), (">=", kind.ge), ("<", kind.lt), ("<=", kind.le))
+            if value is not None
+        ]
+        return noun + (" " + " and ".join(bounds) if bounds else "")
+    return "a string"
+
+
+def _checked(settings: Settings) -> Settings:
+    url = settings.database_url
+    if url.startswith(("postgresql://", "postgres://")):
+        url = "postgresql+asyncpg://" + url.split("://", 1)[1]
+    if not url.startswith(("postgresql+asyncpg://", "sqlite+aiosqlite://")):
+        raise SettingsError(
+            f"{env_name('database_url')}: expected a URL starting with sqlite+aiosqlite:// "
+            "or postgresql+asyncpg://"
+        )
+    if settings.jwt_secret is not None and len(settings.jwt_secret.reveal()) < 32:
+        raise SettingsError(f"{env_name('jwt_secret')}: expected at least 32 characters")
+    if settings.llm_base_url is not None and not settings.llm_base_url.startswith(
+        ("http://", "https://")
+    ):
+        raise SettingsError(f"{env_name('llm_base_url')}: expected an http:// or https:// URL")
+    return msgspec.structs.replace(settings, database_url=url)
+
+
+def _default_text(field: msgspec.structs.FieldInfo) -> str:
+    if field.default is msgspec.NODEFAULT or field.default is None:
+        return "unset"
+    value = field.default
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def markdown_table() -> str:
+    """The table of every variable, its default and meaning, for docs/configuration.md."""
+    rows = ["| Variable | Default | Meaning |", "|---|---|---|"]
+    infos = {f.name: f.type for f in msgspec.inspect.type_info(Settings).fields}
+    for field in msgspec.structs.fields(Settings):
+        meta = infos[field.name]
+        schema = meta.extra_json_schema if isinstance(meta, msgspec.inspect.Metadata) else None
+        meaning = (schema or {}).get("description", "")
+        rows.append(f"| `{env_name(field.name)}` | `{_default_text(field)}` | {meaning} |")
+    return "\n".join(rows) + "\n"
+
+
+if __name__ == "__main__":
+    print(markdown_table(), end="")

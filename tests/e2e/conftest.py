@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import pytest
+import uvicorn
+
+from adapters.sse.parser import SseParser
+from entrypoints.container import Container, build_container
+from entrypoints.http.app import create_app
+from entrypoints.serve import bind
+from tests.api.conftest import SECRET, bearer, settings_for
+
+
+@dataclass
+class LiveServer:
+    base_url: str
+    container: Container
+    http: aiohttp.ClientSession
+
+    @property
+    def api(self) -> str:
+        return self.base_url + "/api/v1"
+
+    async def conversation(self, user: str = "alice") -> str:
+        async with self.http.post(
+            f"{self.api}/conversations", json={}, headers=bearer(user)
+        ) as response:
+            assert response.status == 201
+            return (await response.json())["id"]
+
+    async def send(self, conversation_id: str, content: str) -> dict[str, Any]:
+        async with self.http.post(
+            f"{self.api}/conversations/{conversation_id}/messages",
+            json={"content": content},
+            headers=bearer(),
+        ) as response:
+            assert response.status == 202, await response.text()
+            return await response.json()
+
+
+@pytest.fixture
+async def live_server(database_url: str) -> AsyncIterator[LiveServer]:
+    """The app under uvicorn on a free loopback port, in the test's own event loop."""
+    container = build_container(
+        settings_for(database_url, CONVO_ECHO_DELAY_MS="20", CONVO_SSE_HEARTBEAT_S="0.2")
+    )
+    listener = bind("127.0.0.1", 0)
+    config = uvicorn.Config(
+        create_app(container, SECRET), log_config=None, ws="websockets-sansio", lifespan="on"
+    )
+    server = uvicorn.Server(config)
+    serving = asyncio.ensure_future(server.serve(sockets=[listener]))
+    while not server.started:
+        await asyncio.sleep(0.01)
+    port = listener.getsockname()[1]
+    async with aiohttp.ClientSession() as http:
+        yield LiveServer(f"http://127.0.0.1:{port}", container, http)
+    server.should_exit = True
+    await serving
+
+
+class SseReader:
+    """Reads live envelopes from an SSE response, keeping what a chunk held beyond the event
+    a caller waited for."""
+
+    def __init__(self, response: aiohttp.ClientResponse) -> None:
+        self._response = response
+        self._parser = SseParser()
+        self._pending: list[dict[str, Any]] = []
+        self.heartbeats = 0
+
+    async def until(self, event_type: str) -> list[dict[str, Any]]:
+        taken: list[dict[str, Any]] = []
+        async with asyncio.timeout(10):
+            while True:
+                while self._pending:
+                    taken.append(self._pending.pop(0))
+                    if taken[-1]["type"] == event_type:
+                        return taken
+                chunk = await self._response.content.readany()
+                if not chunk:
+                    raise AssertionError(f"stream ended before {event_type}")
+                self.heartbeats += chunk.count(b": heartbeat")
+                for event in self._parser.feed(chunk):
+                    envelope = json.loads(event.data)
+                    assert event.id == str(envelope["seq"])
+                    self._pending.append(envelope)

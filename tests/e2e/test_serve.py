@@ -1,0 +1,172 @@
+"""`convo serve` as a user runs it: a real process on a loopback port, a message posted, the
+streamed reply read over WebSocket and SSE, with a reconnect in the middle that loses nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from tests.e2e.conftest import SseReader
+
+pytestmark = pytest.mark.e2e
+
+CONVO = str(Path(sys.executable).with_name("convo"))
+
+
+@dataclass
+class Service:
+    process: asyncio.subprocess.Process
+    base_url: str
+    token: str
+    banner: str
+
+    @property
+    def api(self) -> str:
+        return self.base_url + "/api/v1"
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+async def start_service(directory: Path, **env: str) -> Service:
+    environment = {
+        **os.environ,
+        "CONVO_DATABASE_URL": f"sqlite+aiosqlite:///{directory / 'convo.db'}",
+        "CONVO_ECHO_DELAY_MS": "30",
+        **env,
+    }
+    process = await asyncio.create_subprocess_exec(
+        CONVO,
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        cwd=directory,
+        env=environment,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    banner = ""
+    async with asyncio.timeout(60):
+        while "curl " not in banner:
+            line = await process.stdout.readline()  # type: ignore[union-attr]
+            if not line:
+                raise AssertionError(
+                    "convo serve exited: " + (await process.stderr.read()).decode()
+                )  # type: ignore[union-attr]
+            banner += line.decode()
+    base_url = re.search(r"serving on (http://127\.0\.0\.1:\d+)", banner).group(1)  # type: ignore[union-attr]
+    token = re.search(r"export TOKEN=(\S+)", banner).group(1)  # type: ignore[union-attr]
+    service = Service(process, base_url, token, banner)
+    async with aiohttp.ClientSession() as http, asyncio.timeout(30):
+        while True:
+            try:
+                async with http.get(base_url + "/health/ready") as response:
+                    if response.status == 200:
+                        return service
+            except aiohttp.ClientConnectionError:
+                pass
+            await asyncio.sleep(0.1)
+
+
+@pytest.fixture
+async def service(tmp_path: Path) -> AsyncIterator[Service]:
+    running = await start_service(tmp_path)
+    yield running
+    if running.process.returncode is None:
+        running.process.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(running.process.wait(), 30)
+
+
+async def test_a_new_user_gets_a_streamed_reply_over_both_live_channels(
+    service: Service,
+) -> None:
+    assert "curl -s -X POST" in service.banner
+    async with aiohttp.ClientSession(headers=service.auth) as http:
+        async with http.post(f"{service.api}/conversations", json={"title": "e2e"}) as response:
+            conversation_id = (await response.json())["id"]
+        base = f"{service.api}/conversations/{conversation_id}"
+        words = " ".join(f"word{n}" for n in range(40))
+
+        ws = await http.ws_connect(
+            base.replace("http", "ws", 1) + f"/ws?access_token={service.token}"
+        )
+        sse = await http.get(f"{base}/events")
+        sse_reader = SseReader(sse)
+        async with http.post(f"{base}/messages", json={"content": words}) as response:
+            assert response.status == 202
+            reply_id = (await response.json())["reply_id"]
+
+        ws_events = [await ws.receive_json() for _ in range(6)]
+        await ws.close()
+        sse_events = await sse_reader.until("message.delta")
+        sse_events += await sse_reader.until("message.delta")
+        sse.close()
+
+        ws = await http.ws_connect(
+            base.replace("http", "ws", 1) + f"/ws?since={ws_events[-1]['seq']}",
+            headers=service.auth,
+        )
+        while ws_events[-1]["type"] != "message.completed":
+            ws_events.append(await asyncio.wait_for(ws.receive_json(), 10))
+        await ws.close()
+        async with http.get(
+            f"{base}/events", headers={"Last-Event-ID": str(sse_events[-1]["seq"])}
+        ) as resumed:
+            sse_events += await SseReader(resumed).until("message.completed")
+
+        async with http.get(f"{base}/messages") as response:
+            stored = (await response.json())["items"][-1]
+
+    expected = f"Echo: {words}"
+    for events in (ws_events, sse_events):
+        assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+        assert (
+            "".join(e["data"]["delta"] for e in events if e["type"] == "message.delta") == expected
+        )
+    assert ws_events == sse_events
+    assert (stored["id"], stored["content"], stored["status"]) == (reply_id, expected, "complete")
+
+
+async def test_a_stopped_service_exits_cleanly_and_keeps_no_secret_in_its_logs(
+    service: Service,
+) -> None:
+    async with aiohttp.ClientSession() as http:
+        async with http.get(
+            f"{service.api}/conversations", params={"access_token": service.token}
+        ) as response:
+            assert response.status == 401
+        async with http.get(f"{service.api}/conversations", headers=service.auth) as response:
+            assert response.status == 200
+    service.process.send_signal(signal.SIGTERM)
+    assert await asyncio.wait_for(service.process.wait(), 30) == 0
+    logs = (await service.process.stderr.read()).decode()  # type: ignore[union-attr]
+    assert "Application shutdown complete" in logs
+    assert service.token not in logs
+    assert "access_token=[redacted]" in logs
+
+
+async def test_an_invalid_setting_stops_start_up_naming_the_variable(tmp_path: Path) -> None:
+    process = await asyncio.create_subprocess_exec(
+        CONVO,
+        "serve",
+        "--port",
+        "0",
+        cwd=tmp_path,
+        env={**os.environ, "CONVO_ECHO_DELAY_MS": "fast"},
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, stderr = await asyncio.wait_for(process.communicate(), 30)
+    assert process.returncode == 2
+    assert "CONVO_ECHO_DELAY_MS: expected an integer" in stderr.decode()

@@ -1,0 +1,44 @@
+import time
+
+import jwt
+import pytest
+
+from entrypoints.auth import InvalidToken, issue_token, read_token
+
+SECRET = "k" * 40
+
+
+def test_a_token_names_its_user_org_and_permissions() -> None:
+    principal = read_token(SECRET, issue_token(SECRET, "alice", "acme", ["admin"]))
+    assert (principal.owner.user_id, principal.owner.org_id) == ("alice", "acme")
+    assert principal.may("admin")
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "not-a-jwt",
+        issue_token("x" * 40, "alice", "acme"),
+        issue_token(SECRET, "alice", "acme", ttl_s=-10),
+        jwt.encode({"sub": "alice", "org_id": "acme"}, SECRET, algorithm="HS256"),
+        jwt.encode({"sub": "alice", "exp": time.time() + 60}, SECRET, algorithm="HS256"),
+        jwt.encode(
+            {"sub": "alice", "org_id": "acme", "exp": time.time() + 60, "permissions": "admin"},
+            SECRET,
+            algorithm="HS256",
+        ),
+        jwt.encode({"sub": "a", "org_id": "o", "exp": time.time() + 60}, SECRET, algorithm="HS512"),
+    ],
+    ids=["garbage", "wrong-secret", "expired", "no-exp", "no-org", "bad-permissions", "hs512"],
+)
+@pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")
+def test_bad_tokens_are_refused(token: str) -> None:
+    with pytest.raises(InvalidToken):
+        read_token(SECRET, token)
+
+
+def test_an_unsigned_token_is_refused() -> None:
+    header = "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0"
+    body = jwt.utils.base64url_encode(b'{"sub":"a","org_id":"o","exp":9999999999}').decode()
+    with pytest.raises(InvalidToken):
+        read_token(SECRET, f"{header}.{body}.")

@@ -24,6 +24,14 @@ class MessageStatus(StrEnum):
     FAILED = "failed"
 
 
+@dataclass(frozen=True, slots=True)
+class ChatTurn:
+    """One message of the history given to a model or an agent: a role and its text."""
+
+    role: Role
+    content: str
+
+
 def clean_content(content: str) -> str:
     """What a user may send: not blank, at most 32,000 characters. Kept verbatim otherwise."""
     if not content.strip():

@@ -2,8 +2,8 @@ import asyncio
 import re
 from collections.abc import AsyncIterator, Sequence
 
-from application.ports.chat_model import ChatModel, ChatTurn
-from domain.messages import Role
+from application.ports.chat_model import ChatModel
+from domain.messages import ChatTurn, Role
 
 _TOKEN = re.compile(r"\s*\S+|\s+")
 

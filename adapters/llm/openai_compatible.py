@@ -10,7 +10,8 @@ import aiohttp
 import msgspec
 
 from adapters.sse.parser import SseParser
-from application.ports.chat_model import ChatModel, ChatModelError, ChatTurn
+from application.ports.chat_model import ChatModel, ChatModelError
+from domain.messages import ChatTurn
 
 
 class _Delta(msgspec.Struct):

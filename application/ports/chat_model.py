@@ -1,16 +1,7 @@
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
 from typing import Protocol
 
-from domain.messages import Role
-
-
-@dataclass(frozen=True, slots=True)
-class ChatTurn:
-    """One message of the history a model is given."""
-
-    role: Role
-    content: str
+from domain.messages import ChatTurn
 
 
 class ChatModelError(Exception):

@@ -2,12 +2,13 @@ import asyncio
 import logging
 
 from application.live import message_delta
-from application.ports.chat_model import ChatModel, ChatModelError, ChatTurn
+from application.ports.chat_model import ChatModel, ChatModelError
 from application.ports.clock import Clock
 from application.ports.live_events import LiveEvents
 from application.ports.unit_of_work import UnitOfWorkFactory
 from application.reply_recorder import FlushPolicy, ReplyRecorder
 from application.use_cases.send_message import ReplyJob
+from domain.messages import ChatTurn
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,8 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
 from application.ports.background import BackgroundWork
-from application.ports.chat_model import ChatModel, ChatModelError, ChatTurn
+from application.ports.chat_model import ChatModel, ChatModelError
+from domain.messages import ChatTurn
 
 
 class ScriptedChatModel(ChatModel):

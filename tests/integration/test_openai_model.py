@@ -11,8 +11,8 @@ import pytest
 from aiohttp import web
 
 from adapters.llm.openai_compatible import OpenAIChatModel, OpenAIEndpoint
-from application.ports.chat_model import ChatModelError, ChatTurn
-from domain.messages import Role
+from application.ports.chat_model import ChatModelError
+from domain.messages import ChatTurn, Role
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 KEY = "sk-test-key-do-not-leak"

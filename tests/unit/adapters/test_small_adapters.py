@@ -3,8 +3,7 @@ import asyncio
 from adapters.llm.echo import EchoChatModel, echo_tokens
 from adapters.memory.background import AsyncioBackgroundWork
 from adapters.system.ids import Uuid7Generator
-from application.ports.chat_model import ChatTurn
-from domain.messages import Role
+from domain.messages import ChatTurn, Role
 
 
 def test_echo_tokens_concatenate_back_to_the_text() -> None:

@@ -137,6 +137,20 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     log_level: Annotated[
         Literal["DEBUG", "INFO", "WARNING", "ERROR"], _doc("Lowest level of log lines written.")
     ] = "INFO"
+    agent_service_url: Annotated[
+        str | None,
+        _doc(
+            "Base URL of the Agent Service (for example `http://agents:8080`). Unset: `convo "
+            "serve` starts the bundled reference Agent Service on a free loopback port."
+        ),
+    ] = None
+    agent_api_key: Annotated[
+        Secret | None,
+        _doc(
+            "API key sent to the Agent Service as `X-API-Key`; `convo reference-agent` accepts "
+            "only this key."
+        ),
+    ] = None
 
 
 class SettingsError(Exception):
@@ -200,21 +214,21 @@ def _expected_form(kind: msgspec.inspect.Type) -> str:
 
 
 def _checked(settings: Settings) -> Settings:
-    url = settings.database_url
-    if url.startswith(("postgresql://", "postgres://")):
-        url = "postgresql+asyncpg://" + url.split("://", 1)[1]
-    if not url.startswith(("postgresql+asyncpg://", "sqlite+aiosqlite://")):
+    database_url = settings.database_url
+    if database_url.startswith(("postgresql://", "postgres://")):
+        database_url = "postgresql+asyncpg://" + database_url.split("://", 1)[1]
+    if not database_url.startswith(("postgresql+asyncpg://", "sqlite+aiosqlite://")):
         raise SettingsError(
             f"{env_name('database_url')}: expected a URL starting with sqlite+aiosqlite:// "
             "or postgresql+asyncpg://"
         )
     if settings.jwt_secret is not None and len(settings.jwt_secret.reveal()) < 32:
         raise SettingsError(f"{env_name('jwt_secret')}: expected at least 32 characters")
-    if settings.llm_base_url is not None and not settings.llm_base_url.startswith(
-        ("http://", "https://")
-    ):
-        raise SettingsError(f"{env_name('llm_base_url')}: expected an http:// or https:// URL")
-    return msgspec.structs.replace(settings, database_url=url)
+    for field in ("llm_base_url", "agent_service_url"):
+        url = getattr(settings, field)
+        if url is not None and not url.startswith(("http://", "https://")):
+            raise SettingsError(f"{env_name(field)}: expected an http:// or https:// URL")
+    return msgspec.structs.replace(settings, database_url=database_url)
 
 
 def _default_text(field: msgspec.structs.FieldInfo) -> str:

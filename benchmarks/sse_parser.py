@@ -3,8 +3,9 @@
 Builds a ~20 MB stream of ~120-byte Agent Service events and feeds it to each decoder twice:
 in 64 KiB chunks and one event per chunk. Prints events/s and µs/event for each, the ratio of
 convo's parser to the fastest other one, and the same for convo's parser followed by JSON
-decoding of every event's data. All decoders run in this one process, one after another, the
-best of `--repeat` runs kept, so ratios hold on a loaded machine.
+decoding of every event's data, and by the Agent Service client's whole per-event work (JSON
+into typed Structs, then domain values). All decoders run in this one process, one after
+another, the best of `--repeat` runs kept, so ratios hold on a loaded machine.
 
     pip install -e '.[bench]'
     python benchmarks/sse_parser.py [--megabytes 20] [--repeat 3]
@@ -20,6 +21,7 @@ from collections.abc import Callable, Iterable
 
 import msgspec
 
+from adapters.agent_service.events import decode_event, event_id_of
 from adapters.sse.parser import SseParser
 
 Decoder = Callable[[Iterable[bytes]], int]
@@ -65,6 +67,18 @@ def convo_with_json(chunks: Iterable[bytes]) -> int:
     for chunk in chunks:
         for event in parser.feed(chunk):
             _decode_json(event.data)
+            count += 1
+    return count
+
+
+def convo_to_domain(chunks: Iterable[bytes]) -> int:
+    """What the Agent Service client does per event: parse, read the id, decode the data into
+    its msgspec Struct and build the domain value."""
+    parser = SseParser()
+    count = 0
+    for chunk in chunks:
+        for event in parser.feed(chunk):
+            decode_event(event.event, event_id_of(event.id), event.data)
             count += 1
     return count
 
@@ -115,6 +129,7 @@ def run(megabytes: float, repeat: int) -> None:
         "httpx-sse 0.4": httpx_sse,
         "openai-python": openai_sse,
         "convo SseParser + JSON": convo_with_json,
+        "convo + domain events": convo_to_domain,
     }
     for feed, chunks in feeds.items():
         print(f"\n{feed}:")

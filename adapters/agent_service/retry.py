@@ -3,8 +3,9 @@
 Categories (Story 7): connection errors and 503 (also 429, 502, 504) are retried up to
 `unavailable_retries` times, 500 and other 5xx `server_error_retries` times, everything else
 never (408 included: see architecture/0006-no-retry-on-408.md). Waits grow 1 s, 2 s, 4 s ...
-with jitter; a `Retry-After` header (seconds or an HTTP-date) replaces the computed wait, and one
-asking for more than `max_retry_after_s` ends the retries at once.
+with jitter; a `Retry-After` header (seconds or an HTTP-date) is a floor under the computed wait
+(never retry sooner than the service asked), and one asking for more than `max_retry_after_s`
+ends the retries at once.
 """
 
 from __future__ import annotations
@@ -73,11 +74,12 @@ class RetryPolicy:
         response came), or None when the call must not be retried."""
         if retries_so_far >= self._allowed(status):
             return None
+        backoff = self.backoff.delay(retries_so_far, uniform)
         if retry_after_s is None:
-            return self.backoff.delay(retries_so_far, uniform)
+            return backoff
         if retry_after_s > self.max_retry_after_s:
             return None
-        return retry_after_s * (1 + self.backoff.jitter * uniform())
+        return max(backoff, retry_after_s * (1 + self.backoff.jitter * uniform()))
 
     def _allowed(self, status: int) -> int:
         if status == CONNECTION_FAILED or status in UNAVAILABLE_STATUSES:

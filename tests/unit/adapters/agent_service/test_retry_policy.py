@@ -80,9 +80,13 @@ def test_client_errors_and_408_are_never_retried(status: int) -> None:
     assert POLICY.delay_before_retry(status, 0) is None
 
 
-def test_retry_after_replaces_the_backoff_and_is_only_lengthened_by_jitter() -> None:
+def test_retry_after_is_a_floor_only_lengthened_by_jitter() -> None:
     assert POLICY.delay_before_retry(503, 0, 7.0, uniform=lambda: 0.0) == 7.0
     assert POLICY.delay_before_retry(503, 0, 7.0, uniform=lambda: 1.0) == 7.0 * 1.25
+
+
+def test_a_retry_after_shorter_than_the_backoff_leaves_the_backoff() -> None:
+    assert POLICY.delay_before_retry(503, 2, 0.0, uniform=lambda: 0.5) == 4.0
 
 
 def test_a_retry_after_beyond_the_limit_ends_the_retries() -> None:

@@ -177,6 +177,7 @@ class AgentServiceClient(AgentGateway):
             session_path(session_id), "session status", _decode_status
         )
         pending = status.pending_question
+        # While a question is pending, its ASK_USER is the session's newest event.
         return RemoteSessionStatus(
             session_id=status.session_id,
             status=status.status,
@@ -189,11 +190,10 @@ class AgentServiceClient(AgentGateway):
     async def health(self) -> bool:
         calls = self._calls
         timeout_s = self._config.health_timeout_s
-        headers = {"User-Agent": self._config.user_agent}
         try:
             async with asyncio.timeout(timeout_s):
                 response = await calls.transport.send(
-                    "GET", self._config.url(HEALTH), headers, None, timeout_s
+                    "GET", self._config.url(HEALTH), calls.headers(), None, timeout_s
                 )
                 response.close()
         except Exception:

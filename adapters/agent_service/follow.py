@@ -58,13 +58,12 @@ class RunFollower:
     def __init__(
         self, calls: Calls, poll: Poll, session_id: str | None, last_event_id: int | None
     ) -> None:
-        config = calls.config
         self._calls = calls
         self._poll = poll
         self.session_id = session_id
         self.last_event_id = last_event_id
         self._failures = 0
-        self._watchdog = StreamWatchdog(config.idle_timeout_s, config.stream_timeout_s)
+        self._watchdog: StreamWatchdog
 
     async def events(
         self, open_first: Callable[[], Awaitable[HttpResponse]] | None = None
@@ -73,6 +72,8 @@ class RunFollower:
         its terminal event. `open_first` opens the run's first stream (execute); without it
         the run is followed from the session's stream endpoint at once. A first stream that
         names its session in `X-Session-ID` makes that the run's session."""
+        config = self._calls.config
+        self._watchdog = StreamWatchdog(config.idle_timeout_s, config.stream_timeout_s)
         try:
             response = None
             if open_first is not None:

@@ -7,9 +7,10 @@ mapped to domain values in `events.py`. Fields the contract may add later are ig
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
+from msgspec import Meta
 
 
 class WireTurn(msgspec.Struct):
@@ -88,7 +89,7 @@ class UnknownData(msgspec.Struct):
 
 
 class PolledEvent(msgspec.Struct):
-    id: int
+    id: Annotated[int, Meta(ge=1)]
     event: str
     data: msgspec.Raw
 

@@ -233,7 +233,7 @@ async def test_health_is_true_only_for_200(harness) -> None:  # type: ignore[no-
     h = harness(FakeTransport(json_response({"status": "ok"}), problem(503)))
     assert await h.client.health() is True
     assert await h.client.health() is False
-    assert "X-API-Key" not in h.transport.sent[0].headers
+    assert h.transport.sent[0].headers["X-API-Key"] == KEY
 
 
 async def test_health_is_false_when_unreachable(harness) -> None:  # type: ignore[no-untyped-def]

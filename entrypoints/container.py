@@ -14,11 +14,13 @@ from collections.abc import Awaitable
 
 import aiohttp
 from dependency_injector import containers, providers
+from redis.asyncio import Redis
 
 from adapters.llm.echo import EchoChatModel
 from adapters.llm.openai_compatible import OpenAIChatModel, OpenAIEndpoint
 from adapters.memory.background import AsyncioBackgroundWork
 from adapters.memory.live_events import InProcessLiveEvents
+from adapters.redis.live_events import RedisLiveEvents
 from adapters.sql.engine import create_engine, ping_database
 from adapters.sql.unit_of_work import SqlUnitOfWork
 from adapters.system.clock import SystemClock
@@ -58,6 +60,15 @@ def _echo_model(settings: Settings) -> EchoChatModel:
     return EchoChatModel(delay_s=settings.echo_delay_ms / 1000)
 
 
+def _redis_client(settings: Settings) -> Redis | None:
+    """One pool per process; None on the embedded default (no Redis configured)."""
+    return Redis.from_url(settings.redis_url) if settings.redis_url else None
+
+
+def _live_choice(settings: Settings) -> str:
+    return "redis" if settings.redis_url else "memory"
+
+
 def _model_choice(settings: Settings) -> str:
     return "openai" if settings.llm_base_url else "echo"
 
@@ -77,6 +88,7 @@ class Infrastructure(containers.DeclarativeContainer):
         pool_size=settings.provided.database_pool_size,
     )
     http = providers.Singleton(_http_session)
+    redis = providers.Singleton(_redis_client, settings)
     clock = providers.Singleton(SystemClock)
     ids = providers.Singleton(Uuid7Generator)
 
@@ -86,11 +98,22 @@ class Adapters(containers.DeclarativeContainer):
     infrastructure = providers.DependenciesContainer()
 
     uow = providers.Factory(SqlUnitOfWork, engine=infrastructure.engine)
-    live = providers.Singleton(
-        InProcessLiveEvents,
-        replay_size=settings.provided.replay_buffer_events,
-        subscriber_queue=settings.provided.subscriber_queue_events,
-        max_conversations=settings.provided.replay_conversations,
+    live = providers.Selector(
+        providers.Callable(_live_choice, settings),
+        memory=providers.Singleton(
+            InProcessLiveEvents,
+            replay_size=settings.provided.replay_buffer_events,
+            subscriber_queue=settings.provided.subscriber_queue_events,
+            max_conversations=settings.provided.replay_conversations,
+        ),
+        redis=providers.Singleton(
+            RedisLiveEvents,
+            redis=infrastructure.redis,
+            prefix=settings.provided.redis_prefix,
+            replay_size=settings.provided.replay_buffer_events,
+            retention_s=settings.provided.replay_retention_s,
+            subscriber_queue=settings.provided.subscriber_queue_events,
+        ),
     )
     background = providers.Singleton(AsyncioBackgroundWork)
     chat_model = providers.Selector(
@@ -154,8 +177,11 @@ def build_container(settings: Settings) -> Container:
 async def open_resources(container: Container) -> None:
     """Create the process-wide resources inside the running event loop, then settle what a
     previous run of this single instance left unfinished."""
+    settings: Settings = container.settings()
     container.infrastructure.engine()
     container.infrastructure.http()
+    if settings.redis_url is not None:
+        return  # other instances may be streaming replies; the scheduler reaps stale ones
     try:
         await container.use_cases.fail_interrupted_replies().execute()
     except Exception:
@@ -166,13 +192,23 @@ async def close_resources(container: Container, grace_s: float) -> None:
     """Stop background work (each reply records its interruption), then close the HTTP client
     and the database pool."""
     await container.adapters.background().close(grace_s)
+    live = container.adapters.live()
+    if isinstance(live, RedisLiveEvents):
+        await live.close()
+    redis = container.infrastructure.redis()
+    if redis is not None:
+        await redis.aclose()
     await container.infrastructure.http().close()
     await container.infrastructure.engine().dispose()
 
 
 async def readiness(container: Container) -> dict[str, dict[str, str]]:
     """Each dependency's state for `/health/ready`: {"status": "ok"} or why it is not."""
-    return {"database": await probe(ping_database(container.infrastructure.engine()))}
+    checks = {"database": await probe(ping_database(container.infrastructure.engine()))}
+    redis = container.infrastructure.redis()
+    if redis is not None:
+        checks["redis"] = await probe(redis.ping())
+    return checks
 
 
 async def probe(check: Awaitable[None], timeout_s: float = 2.0) -> dict[str, str]:

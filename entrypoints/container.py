@@ -25,6 +25,7 @@ from adapters.sql.engine import create_engine, ping_database
 from adapters.sql.unit_of_work import SqlUnitOfWork
 from adapters.system.clock import SystemClock
 from adapters.system.ids import Uuid7Generator
+from adapters.telemetry.metrics import OpenTelemetryMetrics
 from application.reply_recorder import FlushPolicy
 from application.use_cases.create_conversation import CreateConversation
 from application.use_cases.fail_interrupted_replies import FailInterruptedReplies
@@ -89,6 +90,7 @@ class Infrastructure(containers.DeclarativeContainer):
     )
     http = providers.Singleton(_http_session)
     redis = providers.Singleton(_redis_client, settings)
+    metrics = providers.Singleton(OpenTelemetryMetrics)
     clock = providers.Singleton(SystemClock)
     ids = providers.Singleton(Uuid7Generator)
 
@@ -142,6 +144,7 @@ class UseCases(containers.DeclarativeContainer):
         model=adapters.chat_model,
         policy=providers.Callable(_flush_policy, settings),
         history_limit=settings.provided.llm_history_messages,
+        metrics=infrastructure.metrics,
     )
     send_message = providers.Factory(
         SendMessage,
@@ -200,6 +203,7 @@ async def close_resources(container: Container, grace_s: float) -> None:
         await redis.aclose()
     await container.infrastructure.http().close()
     await container.infrastructure.engine().dispose()
+    container.infrastructure.metrics().shutdown()
 
 
 async def readiness(container: Container) -> dict[str, dict[str, str]]:
@@ -218,3 +222,8 @@ async def probe(check: Awaitable[None], timeout_s: float = 2.0) -> dict[str, str
     except Exception as error:
         return {"status": "down", "error": type(error).__name__}
     return {"status": "ok"}
+
+
+def metrics_exposition(container: Container) -> bytes:
+    """What `/metrics` serves: every metric in the Prometheus text format."""
+    return container.infrastructure.metrics().exposition()

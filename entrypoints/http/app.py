@@ -14,7 +14,7 @@ from entrypoints.container import Container, close_resources, open_resources
 from entrypoints.http.conversations import ConversationController
 from entrypoints.http.dependencies import API_DEPENDENCIES
 from entrypoints.http.errors import EXCEPTION_HANDLERS
-from entrypoints.http.health import HealthController
+from entrypoints.http.health import HealthController, MetricsController
 from entrypoints.http.live import LiveController
 from entrypoints.settings import Settings
 
@@ -40,7 +40,7 @@ def create_app(container: Container, jwt_secret: str) -> Litestar:
         dependencies=API_DEPENDENCIES,
     )
     return Litestar(
-        route_handlers=[api, HealthController],
+        route_handlers=[api, HealthController, MetricsController],
         exception_handlers=EXCEPTION_HANDLERS,
         logging_config=None,
         lifespan=[lifespan],

@@ -32,6 +32,7 @@ from application.use_cases.fail_interrupted_replies import FailInterruptedReplie
 from application.use_cases.follow_conversation import FollowConversation
 from application.use_cases.produce_llm_reply import ProduceLlmReply
 from application.use_cases.send_message import SendMessage
+from entrypoints.scheduler import Job, Scheduler
 from entrypoints.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -107,6 +108,7 @@ class Adapters(containers.DeclarativeContainer):
             replay_size=settings.provided.replay_buffer_events,
             subscriber_queue=settings.provided.subscriber_queue_events,
             max_conversations=settings.provided.replay_conversations,
+            retention_s=settings.provided.replay_retention_s,
         ),
         redis=providers.Singleton(
             RedisLiveEvents,
@@ -178,13 +180,18 @@ def build_container(settings: Settings) -> Container:
 
 
 async def open_resources(container: Container) -> None:
-    """Create the process-wide resources inside the running event loop, then settle what a
-    previous run of this single instance left unfinished."""
-    settings: Settings = container.settings()
+    """Create the process-wide resources inside the running event loop."""
     container.infrastructure.engine()
     container.infrastructure.http()
+
+
+async def settle_unfinished_work(container: Container) -> None:
+    """At the start of the API process: settle what a previous run left unfinished. Only a
+    single instance can tell that nobody else is working on it; with several (Redis), the
+    scheduler reaps what stays stale."""
+    settings: Settings = container.settings()
     if settings.redis_url is not None:
-        return  # other instances may be streaming replies; the scheduler reaps stale ones
+        return
     try:
         await container.use_cases.fail_interrupted_replies().execute()
     except Exception:
@@ -227,3 +234,18 @@ async def probe(check: Awaitable[None], timeout_s: float = 2.0) -> dict[str, str
 def metrics_exposition(container: Container) -> bytes:
     """What `/metrics` serves: every metric in the Prometheus text format."""
     return container.infrastructure.metrics().exposition()
+
+
+def scheduled_jobs(container: Container) -> list[Job]:
+    """The periodic jobs of this process, each safe to run on several instances at once."""
+    live = container.adapters.live()
+    return [Job("prune_replay_buffers", live.prune)]
+
+
+def build_scheduler(container: Container) -> Scheduler:
+    settings: Settings = container.settings()
+    return Scheduler(
+        scheduled_jobs(container),
+        settings.scheduler_interval_s,
+        container.infrastructure.metrics(),
+    )

@@ -76,8 +76,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     replay_retention_s: Annotated[
         float,
         _doc(
-            "Seconds a quiet conversation's replay buffer is kept in Redis (in-process buffers "
-            "are bounded by `CONVO_REPLAY_CONVERSATIONS` instead).",
+            "Seconds a quiet conversation's replay buffer is kept (in Redis, or in process "
+            "until the scheduler prunes it).",
             gt=0,
         ),
     ] = 3600.0
@@ -152,6 +152,16 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
         float,
         _doc("Seconds running replies get to record an interruption on shutdown.", ge=0),
     ] = 5.0
+    scheduler_enabled: Annotated[
+        bool,
+        _doc(
+            "Run the periodic jobs inside `convo serve`. Turn it off where `convo scheduler` "
+            "runs them instead (several instances may run them at once either way)."
+        ),
+    ] = True
+    scheduler_interval_s: Annotated[
+        float, _doc("Seconds between runs of the periodic jobs (±20% jitter).", gt=0)
+    ] = 30.0
     log_level: Annotated[
         Literal["DEBUG", "INFO", "WARNING", "ERROR"], _doc("Lowest level of log lines written.")
     ] = "INFO"

@@ -1,6 +1,7 @@
 import asyncio
+import time
 from collections import OrderedDict, deque
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from uuid import UUID
@@ -13,6 +14,7 @@ _LAGGED = object()
 
 @dataclass(slots=True)
 class _Channel:
+    touched: float
     last_seq: int = 0
     buffer: deque[LiveEvent] = field(default_factory=deque)
     subscribers: set[asyncio.Queue[object]] = field(default_factory=set)
@@ -25,12 +27,20 @@ class InProcessLiveEvents(LiveEvents):
     A subscriber whose queue fills up is dropped with SubscriberLagged rather than slowing the
     publisher or growing without bound; it catches up from the replay buffer. Memory is bounded
     too: beyond `max_conversations`, the least recently active conversations nobody watches are
-    forgotten (their numbering is restored from the database when they wake up).
+    forgotten, and `prune` forgets those quiet for longer than `retention_s` (their numbering is
+    restored from the database when they wake up).
     """
 
     def __init__(
-        self, replay_size: int = 1000, subscriber_queue: int = 1000, max_conversations: int = 2000
+        self,
+        replay_size: int = 1000,
+        subscriber_queue: int = 1000,
+        max_conversations: int = 2000,
+        retention_s: float = 3600.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        self._retention_s = retention_s
+        self._clock = clock
         self._replay_size = replay_size
         self._subscriber_queue = subscriber_queue
         self._max_conversations = max_conversations
@@ -39,9 +49,10 @@ class InProcessLiveEvents(LiveEvents):
     def _channel(self, conversation_id: UUID) -> _Channel:
         channel = self._channels.get(conversation_id)
         if channel is None:
-            channel = self._channels[conversation_id] = _Channel()
+            channel = self._channels[conversation_id] = _Channel(touched=self._clock())
             self._forget_idle()
         else:
+            channel.touched = self._clock()
             self._channels.move_to_end(conversation_id)
         return channel
 
@@ -82,6 +93,17 @@ class InProcessLiveEvents(LiveEvents):
         if not channel.buffer or channel.buffer[0].seq > since + 1:
             return None
         return [event for event in channel.buffer if event.seq > since]
+
+    async def prune(self) -> int:
+        cutoff = self._clock() - self._retention_s
+        quiet = [
+            cid
+            for cid, channel in self._channels.items()
+            if channel.touched < cutoff and not channel.subscribers
+        ]
+        for conversation_id in quiet:
+            del self._channels[conversation_id]
+        return len(quiet)
 
     @asynccontextmanager
     async def subscribe(self, conversation_id: UUID) -> AsyncIterator[AsyncIterator[LiveEvent]]:

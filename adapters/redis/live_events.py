@@ -127,6 +127,10 @@ class RedisLiveEvents(LiveEvents):
             return None
         return events
 
+    async def prune(self) -> int:
+        """Redis expires quiet buffers by itself (PEXPIRE on every publish)."""
+        return 0
+
     @asynccontextmanager
     async def subscribe(self, conversation_id: UUID) -> AsyncIterator[AsyncIterator[LiveEvent]]:
         _, _, name = self._keys(conversation_id)

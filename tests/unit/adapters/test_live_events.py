@@ -27,3 +27,17 @@ async def test_a_watched_conversation_is_never_forgotten() -> None:
         await bus.publish(event(UUID(int=9)))
         await bus.publish(event())
         assert (await asyncio.wait_for(anext(events), 1)).seq == 1
+
+
+async def test_pruning_forgets_quiet_unwatched_conversations_only() -> None:
+    now = [0.0]
+    bus = InProcessLiveEvents(retention_s=60, clock=lambda: now[0])
+    quiet, watched, recent = UUID(int=1), UUID(int=2), UUID(int=3)
+    await bus.publish(event(quiet))
+    await bus.publish(event(watched))
+    now[0] = 100.0
+    await bus.publish(event(recent))
+    async with bus.subscribe(watched):
+        assert await bus.prune() == 1
+    assert (await bus.last_seq(quiet), await bus.last_seq(watched)) == (0, 1)
+    assert await bus.last_seq(recent) == 1

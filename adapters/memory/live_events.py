@@ -1,4 +1,3 @@
-import asyncio
 import time
 from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -7,9 +6,8 @@ from dataclasses import dataclass, field
 from uuid import UUID
 
 from application.live import LiveEvent
-from application.ports.live_events import LiveEvents, SubscriberLagged
-
-_LAGGED = object()
+from application.ports.live_events import LiveEvents
+from application.subscriber_queue import SubscriberQueue
 
 
 @dataclass(slots=True)
@@ -17,7 +15,7 @@ class _Channel:
     touched: float
     last_seq: int = 0
     buffer: deque[LiveEvent] = field(default_factory=deque)
-    subscribers: set[asyncio.Queue[object]] = field(default_factory=set)
+    subscribers: set[SubscriberQueue] = field(default_factory=set)
 
 
 class InProcessLiveEvents(LiveEvents):
@@ -72,11 +70,8 @@ class InProcessLiveEvents(LiveEvents):
         if len(channel.buffer) > self._replay_size:
             channel.buffer.popleft()
         for queue in list(channel.subscribers):
-            if queue.qsize() >= self._subscriber_queue - 1:
+            if not queue.offer(numbered):
                 channel.subscribers.discard(queue)
-                queue.put_nowait(_LAGGED)
-            else:
-                queue.put_nowait(numbered)
         return numbered
 
     async def ensure_seq_at_least(self, conversation_id: UUID, seq: int) -> None:
@@ -108,18 +103,9 @@ class InProcessLiveEvents(LiveEvents):
     @asynccontextmanager
     async def subscribe(self, conversation_id: UUID) -> AsyncIterator[AsyncIterator[LiveEvent]]:
         channel = self._channel(conversation_id)
-        queue: asyncio.Queue[object] = asyncio.Queue(self._subscriber_queue)
+        queue = SubscriberQueue(self._subscriber_queue)
         channel.subscribers.add(queue)
         try:
-            yield _drain(queue)
+            yield queue.events()
         finally:
             channel.subscribers.discard(queue)
-
-
-async def _drain(queue: asyncio.Queue[object]) -> AsyncIterator[LiveEvent]:
-    while True:
-        item = await queue.get()
-        if item is _LAGGED:
-            raise SubscriberLagged
-        assert isinstance(item, LiveEvent)
-        yield item

@@ -15,14 +15,14 @@ from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
 from application.live import LiveEvent
-from application.ports.live_events import LiveEvents, SubscriberLagged
+from application.ports.live_events import LiveEvents
+from application.subscriber_queue import SubscriberQueue
 
 log = logging.getLogger(__name__)
 
 _encode = msgspec.json.Encoder().encode
 _decode = msgspec.json.Decoder(LiveEvent).decode
 _SEQ_FIELD = b'"seq":0,'
-_LAGGED = object()
 
 # Number, keep and announce in one atomic step, so every instance's subscribers see a
 # conversation's events in seq order. KEYS: counter, stream. ARGV: envelope before and after
@@ -52,7 +52,7 @@ return current
 
 @dataclass(slots=True)
 class _Channel:
-    queues: set[asyncio.Queue[object]] = field(default_factory=set)
+    queues: set[SubscriberQueue] = field(default_factory=set)
     ready: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -134,14 +134,14 @@ class RedisLiveEvents(LiveEvents):
     @asynccontextmanager
     async def subscribe(self, conversation_id: UUID) -> AsyncIterator[AsyncIterator[LiveEvent]]:
         _, _, name = self._keys(conversation_id)
-        queue: asyncio.Queue[object] = asyncio.Queue(self._subscriber_queue)
+        queue = SubscriberQueue(self._subscriber_queue)
         await self._join(name, queue)
         try:
-            yield _drain(queue)
+            yield queue.events()
         finally:
             await self._leave(name, queue)
 
-    async def _join(self, name: str, queue: asyncio.Queue[object]) -> None:
+    async def _join(self, name: str, queue: SubscriberQueue) -> None:
         async with self._lock:
             pubsub = await self._ensure_reader()
             channel = self._channels.get(name)
@@ -152,7 +152,7 @@ class RedisLiveEvents(LiveEvents):
         async with asyncio.timeout(10):
             await channel.ready.wait()
 
-    async def _leave(self, name: str, queue: asyncio.Queue[object]) -> None:
+    async def _leave(self, name: str, queue: SubscriberQueue) -> None:
         async with self._lock:
             channel = self._channels.get(name)
             if channel is None:
@@ -202,19 +202,16 @@ class RedisLiveEvents(LiveEvents):
 
     def _deliver(self, channel: _Channel, event: LiveEvent) -> None:
         for queue in list(channel.queues):
-            if queue.qsize() >= self._subscriber_queue - 1:
+            if not queue.offer(event):
                 channel.queues.discard(queue)
-                queue.put_nowait(_LAGGED)
-            else:
-                queue.put_nowait(event)
 
     def _drop_everyone(self) -> set[str]:
-        """Events may have been missed: make every local subscriber reconnect and catch up
-        (a queue always keeps one free slot for this). Returns the channels given up."""
+        """Events may have been missed: make every local subscriber reconnect and catch up.
+        Returns the channels given up."""
         dropped = set(self._channels)
         for channel in self._channels.values():
             for queue in channel.queues:
-                queue.put_nowait(_LAGGED)
+                queue.lag()
             channel.ready.set()
         self._channels = {}
         return dropped
@@ -235,12 +232,3 @@ class RedisLiveEvents(LiveEvents):
                 await self._reader
         if self._pubsub is not None:
             await self._pubsub.aclose()
-
-
-async def _drain(queue: asyncio.Queue[object]) -> AsyncIterator[LiveEvent]:
-    while True:
-        item = await queue.get()
-        if item is _LAGGED:
-            raise SubscriberLagged
-        assert isinstance(item, LiveEvent)
-        yield item

@@ -112,7 +112,7 @@ class Calls:
                 raise failure
             retries += 1
             reason = str(status) if status else "connection"
-            self.metrics.count("agent_client_retries_total", call=what, reason=reason)
+            self.metrics.count("convo_agent_client_retries", call=what, reason=reason)
             log.warning("%s failed (%s); retry %d in %.2f s", what, failure, retries, delay)
             await self.sleep(delay)
 

@@ -130,7 +130,7 @@ class RunFollower:
         last = self.last_event_id
         if last is not None:
             if event_id <= last:
-                self._calls.metrics.count("agent_client_duplicates_dropped_total")
+                self._calls.metrics.count("convo_agent_client_duplicates_dropped")
                 return None
             if event_id != last + 1:
                 raise _Skipped(f"skipped events {last + 1} to {event_id - 1}")
@@ -148,11 +148,11 @@ class RunFollower:
         elif event.session_id != self.session_id:
             raise AgentProtocolError(f"event {event.event_id}: belongs to another session")
         if isinstance(event, UnknownAgentEvent):
-            self._calls.metrics.count("agent_client_unknown_events_total")
+            self._calls.metrics.count("convo_agent_client_unknown_events")
             log.info("unknown agent event type %r (event %d)", event.kind[:40], event.event_id)
 
     def _interrupted(self, what: str, reason: str) -> None:
-        self._calls.metrics.count("agent_client_stream_interruptions_total", reason=reason)
+        self._calls.metrics.count("convo_agent_client_stream_interruptions", reason=reason)
         if self.session_id is None:
             raise AgentStreamLost(f"the stream {what} before it named its session")
         log.warning(
@@ -175,12 +175,12 @@ class RunFollower:
                 await self._sleep(delay)
             first = False
             self._failures += 1
-            self._calls.metrics.count("agent_client_reconnects_total")
+            self._calls.metrics.count("convo_agent_client_reconnects")
             response, retry_after = await self._open_stream()
             if response is not None:
                 return response
         log.warning("session %s could not be resumed; polling its events", self.session_id)
-        self._calls.metrics.count("agent_client_poll_fallbacks_total")
+        self._calls.metrics.count("convo_agent_client_poll_fallbacks")
         return None
 
     async def _open_stream(self) -> tuple[HttpResponse | None, float | None]:

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 
 from adapters.agent_service import AgentServiceClient
-from application.ports.agent_gateway import AgentGateway
+from application.ports.agent_gateway import (
+    AgentGateway,
+    AgentTurnRequest,
+    AgentUnavailable,
+    UserContext,
+)
 from entrypoints.container import agent_client_config, build_container, close_resources
 from entrypoints.settings import SettingsError, load_settings
 
@@ -72,4 +79,23 @@ async def test_the_gateway_shares_the_process_http_session_with_its_pool_limits(
     session = container.infrastructure.http()
     assert session.connector is not None and session.connector.limit == 30
     assert session.timeout.total is None
+    await close_resources(container, grace_s=0)
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+async def test_the_gateway_counts_into_the_process_metrics() -> None:
+    url = f"http://127.0.0.1:{closed_port()}"
+    settings = agent_settings(CONVO_AGENT_SERVICE_URL=url, CONVO_AGENT_BACKOFF_BASE_S="0.01")
+    container = build_container(settings)
+    turn = AgentTurnRequest("default", "hi", [], UserContext("u", "o"))
+    with pytest.raises(AgentUnavailable, match="unreachable"):
+        async for _ in container.adapters.agent_gateway().execute_agent(turn):
+            pass
+    exposition = container.infrastructure.metrics().exposition().decode()
+    assert 'convo_agent_client_retries_total{call="execute",reason="connection"} 3.0' in exposition
     await close_resources(container, grace_s=0)

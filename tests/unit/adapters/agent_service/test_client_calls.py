@@ -79,7 +79,7 @@ async def test_503_is_retried_three_times_with_doubling_waits_and_one_idempotenc
     assert events[-1].is_terminal
     assert h.sleep.waits == [1.0, 2.0, 4.0]
     assert {s.headers["Idempotency-Key"] for s in h.transport.sent} == {"turn-7"}
-    assert h.metrics.total("agent_client_retries_total", reason="503") == 3
+    assert h.metrics.total("convo_agent_client_retries", reason="503") == 3
 
 
 async def test_a_fourth_503_is_unavailable(harness) -> None:  # type: ignore[no-untyped-def]

@@ -66,13 +66,13 @@ async def test_a_broken_stream_is_resumed_after_the_last_event_never_reposted(ha
     resume = h.transport.sent[1]
     assert resume.url == "http://agent.test/api/v1/agent/sessions/s-1/stream"
     assert resume.headers["Last-Event-ID"] == "3"
-    assert h.metrics.total("agent_client_duplicates_dropped_total") == 2
+    assert h.metrics.total("convo_agent_client_duplicates_dropped") == 2
 
 
 async def test_a_stream_ending_without_a_terminal_event_is_resumed(harness) -> None:  # type: ignore[no-untyped-def]
     h = harness(FakeTransport(stream(*chunks(2)), stream(*chunks(3)[2:], complete(4))))
     assert ids(await h.run()) == [1, 2, 3, 4]
-    assert h.metrics.total("agent_client_stream_interruptions_total", reason="ended") == 1
+    assert h.metrics.total("convo_agent_client_stream_interruptions", reason="ended") == 1
 
 
 async def test_a_silent_stream_is_declared_dead_by_the_watchdog_then_resumed(harness) -> None:  # type: ignore[no-untyped-def]
@@ -81,7 +81,7 @@ async def test_a_silent_stream_is_declared_dead_by_the_watchdog_then_resumed(har
         heartbeat_interval_s=0.01,
     )
     assert ids(await h.run()) == [1, 2, 3]
-    assert h.metrics.total("agent_client_stream_interruptions_total", reason="idle") == 1
+    assert h.metrics.total("convo_agent_client_stream_interruptions", reason="idle") == 1
     assert h.transport.responses[0].closed
 
 
@@ -89,7 +89,7 @@ async def test_heartbeats_keep_a_slow_stream_alive(harness) -> None:  # type: ig
     beats = [b": heartbeat\n\n"] * 5
     h = harness(FakeTransport(stream(sse(1, "THOUGHT", text="t"), *beats, complete(2))))
     assert ids(await h.run()) == [1, 2]
-    assert h.metrics.total("agent_client_stream_interruptions_total") == 0
+    assert h.metrics.total("convo_agent_client_stream_interruptions") == 0
 
 
 async def test_a_gap_in_event_ids_is_filled_by_resuming(harness) -> None:  # type: ignore[no-untyped-def]
@@ -169,7 +169,7 @@ async def test_when_resuming_keeps_failing_the_run_is_polled_to_its_end(harness)
         "after=3&wait_ms=5000",
         "after=3&wait_ms=5000",
     ]
-    assert h.metrics.total("agent_client_poll_fallbacks_total") == 1
+    assert h.metrics.total("convo_agent_client_poll_fallbacks") == 1
     assert h.sleep.waits[-1] == h.config.poll_interval_s
 
 
@@ -235,7 +235,7 @@ async def test_unknown_event_types_pass_through_typed(harness) -> None:  # type:
     h = harness(FakeTransport(stream(sse(1, "PROGRESS", percent=50), complete(2))))
     events = await h.run()
     assert isinstance(events[0], UnknownAgentEvent) and events[0].kind == "PROGRESS"
-    assert h.metrics.total("agent_client_unknown_events_total") == 1
+    assert h.metrics.total("convo_agent_client_unknown_events") == 1
 
 
 async def test_malformed_data_is_a_protocol_error(harness) -> None:  # type: ignore[no-untyped-def]
@@ -280,4 +280,4 @@ async def test_a_slow_consumer_is_never_cut_off_by_the_watchdog(harness) -> None
         seen.append(event.event_id)
         await asyncio.sleep(0.03)  # twice the idle timeout, spent outside the read
     assert seen == [1, 2, 3, 4]
-    assert h.metrics.total("agent_client_stream_interruptions_total") == 0
+    assert h.metrics.total("convo_agent_client_stream_interruptions") == 0

@@ -43,6 +43,14 @@ class TurnAlreadyRunning(DomainError):
         self.session_id = session_id
 
 
+class QuestionPending(DomainError):
+    """A new turn cannot start while the agent waits for the answer to its question."""
+
+    def __init__(self, question_id: str) -> None:
+        super().__init__(f"the agent is waiting for the answer to question {question_id!r}")
+        self.question_id = question_id
+
+
 class NoPendingQuestion(DomainError):
     """An answer came while the agent is not waiting for one."""
 
@@ -134,6 +142,8 @@ class AgentSession:
         self.agent_session_id = agent_session_id
 
     def begin_turn(self, now: datetime) -> None:
+        if self.status is SessionStatus.AWAITING_USER and self.question is not None:
+            raise QuestionPending(self.question.question_id)
         self._require(SessionStatus.ACTIVE, "turn running")
         if self.turn_running:
             raise TurnAlreadyRunning(self.id)
@@ -163,22 +173,23 @@ class AgentSession:
     def answer(self, question_id: str, text: str, now: datetime) -> bool:
         """Accept the answer and start the resumed turn; False when this exact answer was
         already accepted (nothing to do). Raises NoPendingQuestion, QuestionMismatch,
-        QuestionExpired (the session is then ABANDONED: the caller stores that) or
-        AnswerConflict."""
+        AnswerConflict, or QuestionExpired (a waiting session is then ABANDONED: the caller
+        stores that)."""
         question = self.question
-        if question is None or question.question_id != question_id:
-            if question is None or not self.is_live:
-                raise NoPendingQuestion()
+        if question is None or (question.question_id != question_id and not self.is_live):
+            raise NoPendingQuestion()
+        if question.question_id != question_id:
             raise QuestionMismatch(question_id)
         if question.answered_at is not None:
             if question.answer == text:
                 return False
             raise AnswerConflict(question_id)
+        if self.status is SessionStatus.ABANDONED or question.is_expired(now):
+            if self.status is SessionStatus.AWAITING_USER:
+                self.abandon(now)
+            raise QuestionExpired(question_id)
         if self.status is not SessionStatus.AWAITING_USER:
             raise NoPendingQuestion()
-        if question.is_expired(now):
-            self.abandon(now)
-            raise QuestionExpired(question_id)
         question.answered_at, question.answer = now, text
         self.status = SessionStatus.ACTIVE
         self.turn_started_at = now

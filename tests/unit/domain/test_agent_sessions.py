@@ -10,6 +10,7 @@ from domain.agent_sessions import (
     PendingQuestion,
     QuestionExpired,
     QuestionMismatch,
+    QuestionPending,
     SessionStatus,
     TurnAlreadyRunning,
 )
@@ -75,7 +76,7 @@ def test_the_agent_session_id_is_bound_once() -> None:
 def test_a_question_pauses_the_turn_until_answered() -> None:
     s = awaiting()
     assert s.status is SessionStatus.AWAITING_USER and not s.turn_running and s.is_live
-    with pytest.raises(IllegalTransition):
+    with pytest.raises(QuestionPending):
         s.begin_turn(at(2))
     assert s.answer("q1", "a", at(2)) is True
     assert s.status is SessionStatus.ACTIVE and s.turn_running
@@ -103,8 +104,15 @@ def test_a_late_answer_abandons_the_session() -> None:
     with pytest.raises(QuestionExpired):
         s.answer("q1", "a", at(301))
     assert s.status is SessionStatus.ABANDONED and not s.is_live
-    with pytest.raises(NoPendingQuestion):
+    with pytest.raises(QuestionExpired):
         s.answer("q1", "a", at(302))
+
+
+def test_an_answer_to_an_ended_session_names_no_pending_question() -> None:
+    s = awaiting()
+    s.complete(at(2))
+    with pytest.raises(NoPendingQuestion):
+        s.answer("q1", "a", at(3))
 
 
 def test_an_idle_session_is_due_to_complete_but_not_while_a_turn_runs() -> None:

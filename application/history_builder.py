@@ -10,6 +10,7 @@ from uuid import UUID
 from application.ports.history import Summarizer, SummarizerError, TokenCounter
 from application.ports.unit_of_work import UnitOfWorkFactory
 from domain.history import (
+    SUMMARY_PREFIX,
     HistoryItem,
     Strategy,
     TextMeasure,
@@ -86,8 +87,11 @@ class HistoryBuilder:
         if self._policy.strategy is not Strategy.SUMMARY or not window.dropped:
             return window
         turns = [ChatTurn(item.role, item.content) for item in window.dropped]
+        room = self._policy.summary_tokens - self._counter.count(SUMMARY_PREFIX)
+        if room < 1:
+            return window
         try:
-            text = await self._summarizer.summarize(turns, self._policy.summary_tokens)
+            text = await self._summarizer.summarize(turns, room)
         except SummarizerError as error:
             log.warning("history summary failed, dropping instead: %s", error)
             return window

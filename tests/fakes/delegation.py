@@ -20,7 +20,12 @@ from application.ports.agent_sessions import (
     LiveSessionExists,
     StaleAgentSession,
 )
-from application.ports.history import HistoryRepository, Summarizer, SummarizerError
+from application.ports.history import (
+    HistoryRepository,
+    Summarizer,
+    SummarizerError,
+    TokenCounter,
+)
 from application.ports.routing_overrides import RoutingOverrideRepository
 from domain.agent_events import AgentEvent
 from domain.agent_sessions import AgentSession, SessionStatus
@@ -168,7 +173,8 @@ class FakeHistoryRepository(HistoryRepository):
 
 class ScriptedAgentGateway(AgentGateway):
     """Plays a scripted list of events per turn (one script per call, the last one repeating)
-    and can raise a gateway error after a number of events. Records every request."""
+    and can raise a gateway error after a number of events. Records every request as it is
+    made, before its events are read."""
 
     def __init__(
         self,
@@ -184,9 +190,11 @@ class ScriptedAgentGateway(AgentGateway):
         self.requests: list[AgentTurnRequest] = []
         self.statuses: dict[str, RemoteSessionStatus] = {}
 
-    async def execute_agent(self, request: AgentTurnRequest) -> AsyncIterator[AgentEvent]:
+    def execute_agent(self, request: AgentTurnRequest) -> AsyncIterator[AgentEvent]:
         self.requests.append(request)
-        script = self.scripts[min(len(self.requests), len(self.scripts)) - 1]
+        return self._play(self.scripts[min(len(self.requests), len(self.scripts)) - 1])
+
+    async def _play(self, script: Sequence[AgentEvent]) -> AsyncIterator[AgentEvent]:
         for index, event in enumerate(script):
             if self.fail_with is not None and index == self.fail_after:
                 raise self.fail_with
@@ -218,4 +226,21 @@ class FirstWordsSummarizer(Summarizer):
         self.calls.append((list(turns), max_tokens))
         if self.fail:
             raise SummarizerError("scripted failure")
-        return " ".join(turn.content.split()[0] for turn in turns if turn.content.split())
+        words = [turn.content.split()[0] for turn in turns if turn.content.split()]
+        return " ".join(words[:max_tokens])
+
+
+class WordCounter(TokenCounter):
+    """One token per whitespace-separated word; counts every call it gets."""
+
+    encoding = "words"
+
+    def __init__(self) -> None:
+        self.counted = 0
+
+    def count(self, text: str) -> int:
+        self.counted += 1
+        return len(text.split())
+
+    def truncate(self, text: str, max_tokens: int) -> str:
+        return " ".join(text.split()[:max_tokens])

@@ -11,6 +11,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 
 from entrypoints.container import Container, close_resources, open_resources
+from entrypoints.http.admin import RoutingAdminController
 from entrypoints.http.conversations import ConversationController
 from entrypoints.http.dependencies import API_DEPENDENCIES
 from entrypoints.http.errors import EXCEPTION_HANDLERS
@@ -36,7 +37,7 @@ def create_app(container: Container, jwt_secret: str) -> Litestar:
 
     api = Router(
         path=API_PREFIX,
-        route_handlers=[ConversationController, LiveController],
+        route_handlers=[ConversationController, LiveController, RoutingAdminController],
         dependencies=API_DEPENDENCIES,
     )
     return Litestar(

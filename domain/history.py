@@ -96,13 +96,14 @@ def select_window(
     items: Sequence[HistoryItem], policy: WindowPolicy, measure: TextMeasure
 ) -> Window:
     """The window of `items` (oldest first) under `policy`."""
+    layout = _Layout.of(items)
     limit = policy.max_messages if policy.strategy is Strategy.LAST_MESSAGES else None
-    window = _fit(items, policy.max_tokens, limit, measure)
+    window = _fit(items, layout, policy.max_tokens, limit, measure)
     if policy.strategy is not Strategy.SUMMARY or not window.dropped:
         return window
     if _truncates(window):
         return window
-    roomy = _fit(items, policy.max_tokens - policy.summary_tokens, None, measure)
+    roomy = _fit(items, layout, policy.max_tokens - policy.summary_tokens, None, measure)
     return window if _truncates(roomy) else roomy
 
 
@@ -125,11 +126,37 @@ def _truncates(window: Window) -> bool:
     return any(item.truncated for item in window.items)
 
 
+@dataclass(frozen=True, slots=True)
+class _Layout:
+    """What windowing needs to know of the items, found in one pass."""
+
+    newest_user: int | None
+    system: tuple[int, ...]
+    groups: dict[str, tuple[int, ...]]
+
+    @classmethod
+    def of(cls, items: Sequence[HistoryItem]) -> _Layout:
+        newest_user = None
+        system: list[int] = []
+        groups: dict[str, list[int]] = {}
+        for index, item in enumerate(items):
+            if item.group is not None:
+                groups.setdefault(item.group, []).append(index)
+            elif item.role is Role.SYSTEM:
+                system.append(index)
+            elif item.role is Role.USER:
+                newest_user = index
+        return cls(newest_user, tuple(system), {g: tuple(i) for g, i in groups.items()})
+
+
 def _fit(
-    items: Sequence[HistoryItem], budget: int, limit: int | None, measure: TextMeasure
+    items: Sequence[HistoryItem],
+    layout: _Layout,
+    budget: int,
+    limit: int | None,
+    measure: TextMeasure,
 ) -> Window:
-    users = (i for i in range(len(items) - 1, -1, -1) if items[i].role is Role.USER)
-    newest_user = next(users, None)
+    newest_user = layout.newest_user
     if newest_user is not None and items[newest_user].tokens > budget:
         kept = _truncated(items[newest_user], budget, measure)
         return Window(items=(kept,), dropped=_without(items, {newest_user}))
@@ -138,27 +165,32 @@ def _fit(
     if newest_user is not None:
         chosen.add(newest_user)
         spent = items[newest_user].tokens
-    for index, item in enumerate(items):
-        if item.role is Role.SYSTEM and item.group is None and spent + item.tokens <= budget:
+    for index in layout.system:
+        if spent + items[index].tokens <= budget:
             chosen.add(index)
-            spent += item.tokens
-    spent = _newest_first(items, chosen, spent, budget, limit)
-    system = [items[i] for i in sorted(chosen) if items[i].role is Role.SYSTEM]
-    others = [items[i] for i in sorted(chosen) if items[i].role is not Role.SYSTEM]
+            spent += items[index].tokens
+    _newest_first(items, layout, chosen, spent, budget, limit)
+    ordered = sorted(chosen)
+    system = [items[i] for i in ordered if items[i].role is Role.SYSTEM]
+    others = [items[i] for i in ordered if items[i].role is not Role.SYSTEM]
     return Window(items=(*system, *others), dropped=_without(items, chosen))
 
 
 def _newest_first(
-    items: Sequence[HistoryItem], chosen: set[int], spent: int, budget: int, limit: int | None
-) -> int:
-    """Add whole units from the newest back until one does not fit; returns the tokens spent."""
-    groups = _groups(items)
+    items: Sequence[HistoryItem],
+    layout: _Layout,
+    chosen: set[int],
+    spent: int,
+    budget: int,
+    limit: int | None,
+) -> None:
+    """Add whole units from the newest back until one does not fit."""
     count = sum(1 for i in chosen if items[i].role is not Role.SYSTEM)
     for index in range(len(items) - 1, -1, -1):
         if index in chosen:
             continue
         group = items[index].group
-        unit = groups[group] if group is not None else (index,)
+        unit = layout.groups[group] if group is not None else (index,)
         cost = sum(items[i].tokens for i in unit)
         size = sum(1 for i in unit if items[i].role is not Role.SYSTEM)
         if spent + cost > budget or (limit is not None and count + size > limit):
@@ -166,19 +198,13 @@ def _newest_first(
         chosen.update(unit)
         spent += cost
         count += size
-    return spent
-
-
-def _groups(items: Sequence[HistoryItem]) -> dict[str, tuple[int, ...]]:
-    members: dict[str, list[int]] = {}
-    for index, item in enumerate(items):
-        if item.group is not None:
-            members.setdefault(item.group, []).append(index)
-    return {group: tuple(indexes) for group, indexes in members.items()}
 
 
 def _without(items: Sequence[HistoryItem], chosen: set[int]) -> tuple[HistoryItem, ...]:
-    return tuple(item for index, item in enumerate(items) if index not in chosen)
+    """Everything not chosen, in order; chosen items are always among the newest, so the
+    older part is copied whole."""
+    first = min(chosen, default=len(items))
+    return (*items[:first], *(items[i] for i in range(first, len(items)) if i not in chosen))
 
 
 def _truncated(item: HistoryItem, budget: int, measure: TextMeasure) -> HistoryItem:

@@ -83,26 +83,40 @@ class Overrides:
 @dataclass(frozen=True, slots=True)
 class IntentKeywords:
     """Keywords that send a message to the agent: case-insensitive, on word boundaries, a
-    space inside a keyword matching any run of whitespace."""
+    space inside a keyword matching any run of whitespace.
 
-    pattern: re.Pattern[str] | None
+    Each keyword is its own pattern starting with a literal, searched in the lower-cased
+    text, so the regular expression engine skips ahead to candidates in C; only the word
+    boundary before a candidate is checked in Python. One alternation with look-behind and
+    IGNORECASE would try every position and take ~150 µs on a 32,000-character message."""
+
+    patterns: tuple[re.Pattern[str], ...] = ()
 
     @classmethod
     def of(cls, keywords: Iterable[str]) -> IntentKeywords:
-        words = sorted({" ".join(k.split()).lower() for k in keywords if k.strip()}, key=len)
-        if not words:
-            return cls(None)
-        alternatives = "|".join(r"\s+".join(map(re.escape, w.split())) for w in reversed(words))
-        return cls(re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", re.IGNORECASE))
+        words = sorted({" ".join(k.split()).lower() for k in keywords if k.strip()})
+        return cls(
+            tuple(re.compile(r"\s+".join(map(re.escape, w.split())) + r"(?!\w)") for w in words)
+        )
 
     def found_in(self, text: str) -> bool:
-        return self.pattern is not None and self.pattern.search(text) is not None
+        lowered = text.lower()
+        for pattern in self.patterns:
+            for match in pattern.finditer(lowered):
+                start = match.start()
+                if not (start and _is_word(lowered[start - 1])):
+                    return True
+        return False
+
+
+def _is_word(character: str) -> bool:
+    return character.isalnum() or character == "_"
 
 
 @dataclass(frozen=True, slots=True)
 class RoutingRules:
     enabled: bool = True
-    keywords: IntentKeywords = IntentKeywords(None)
+    keywords: IntentKeywords = IntentKeywords()
     busy_policy: BusyPolicy = BusyPolicy.ENQUEUE
 
 

@@ -1,4 +1,8 @@
+import re
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from domain.routing import (
     BusyPolicy,
@@ -120,3 +124,14 @@ def test_the_configured_default_busy_policy_applies_without_an_override() -> Non
     rules = RoutingRules(busy_policy=BusyPolicy.INTERRUPT)
     facts = RoutingFacts(live_session=True, turn_running=True)
     assert decide("more", facts, rules).action is TurnAction.INTERRUPT
+
+
+REFERENCE = re.compile(r"(?<!\w)(?:search|analyze\s+file|run\s+code)(?!\w)", re.IGNORECASE)
+PIECES = ["search", "SEARCH", "re", "ing", "analyze", "file", "run", "code", "_", "x", "1"]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from([*PIECES, " ", "  ", "\n", ".", ",", "-"]), max_size=30))
+def test_keyword_matching_equals_the_word_boundary_regex(parts: list[str]) -> None:
+    text = "".join(parts)
+    assert RULES.keywords.found_in(text) is (REFERENCE.search(text) is not None)

@@ -4,6 +4,7 @@ the SQL adapter (tests/integration/test_delegation_repositories.py)."""
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -243,4 +244,7 @@ class WordCounter(TokenCounter):
         return len(text.split())
 
     def truncate(self, text: str, max_tokens: int) -> str:
-        return " ".join(text.split()[:max_tokens])
+        if max_tokens <= 0:
+            return ""
+        words = list(re.finditer(r"\S+", text))
+        return text if len(words) <= max_tokens else text[: words[max_tokens - 1].end()]

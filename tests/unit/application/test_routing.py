@@ -7,11 +7,13 @@ import logging
 import pytest
 
 from application.errors import ConversationNotFound, NotPermitted
+from application.routing_cache import CachedOverrides
 from application.use_cases.route_message import DECISIONS, RouteCommand
 from application.use_cases.set_routing_override import OverrideCommand
 from domain.conversations import Owner, Principal
 from domain.errors import InvalidField
-from domain.routing import BusyPolicy, Override, Reason, Route, TurnAction
+from domain.routing import BusyPolicy, Override, Overrides, Reason, Route, TurnAction
+from tests.fakes.system import FakeClock
 from tests.unit.application.delegation import ALICE, BOB, Delegation
 
 ADMIN = Principal(Owner("acme", "root"), frozenset({"convo:admin"}))
@@ -129,3 +131,24 @@ async def test_a_busy_policy_is_not_a_user_setting() -> None:
         await world.set_override(world.cache()).execute(
             OverrideCommand(ADMIN, "acme", "alice", Override(busy_policy=BusyPolicy.REJECT))
         )
+
+
+async def test_the_override_cache_keeps_the_most_recently_read_owners() -> None:
+    loads: list[Owner] = []
+
+    async def load(owner: Owner) -> Overrides:
+        loads.append(owner)
+        return Overrides()
+
+    clock = FakeClock()
+    cache = CachedOverrides(load, clock, ttl_s=10, max_owners=2)
+    a, b, c = Owner("o", "a"), Owner("o", "b"), Owner("o", "c")
+    for owner in (a, b, a, c, a, b):
+        await cache.for_owner(owner)
+    assert loads == [a, b, c, b]
+    clock.advance(10)
+    await cache.for_owner(a)
+    assert loads[-1] == a and len(loads) == 5
+    cache.forget("o")
+    await cache.for_owner(a)
+    assert len(loads) == 6

@@ -42,6 +42,7 @@ class HistoryBuilder:
     - each message's token count is computed once and remembered with the message;
     - the message being sent is the input: its text is replaced by `input` (the router strips
       its command prefix) and it is always kept, truncated only if it alone exceeds the budget;
+      messages stored after it are left for their own turns;
     - with the summary strategy, what falls out of the window is summarized; a summarizer
       failure or a summary too long falls back to dropping.
     """
@@ -62,10 +63,14 @@ class HistoryBuilder:
         self._measure = TextMeasure(counter.count, counter.truncate)
 
     async def build(self, conversation_id: UUID, message_id: UUID, input: str) -> AgentHistory:
+        """The history up to the message being answered: messages sent after it (queued
+        behind a running turn) belong to later turns."""
         items = await self.items(conversation_id)
-        items = [self._as_input(item, input) if item.key == message_id else item for item in items]
-        if not any(item.key == message_id for item in items):
+        position = next((i for i, item in enumerate(items) if item.key == message_id), None)
+        if position is None:
             items.append(self._as_input(None, input, message_id))
+        else:
+            items = [*items[:position], self._as_input(items[position], input)]
         window = await self.window(items)
         [sent] = [item for item in window.items if item.key == message_id]
         before = tuple(ChatTurn(i.role, i.content) for i in window.items if i.key != message_id)

@@ -308,3 +308,16 @@ async def test_a_failing_summarizer_falls_back_to_dropping() -> None:
     await world.first_turn(conversation, "/agent what now")
     history = world.gateway.requests[0].chat_history
     assert history and all(turn.role is Role.USER for turn in history)
+
+
+async def test_a_queued_message_sees_the_history_up_to_itself() -> None:
+    world = Delegation()
+    conversation = await world.conversation()
+    await world.said(conversation, "earlier")
+    queued = await world.said(conversation, "/agent first question")
+    await world.said(conversation, "a later message, still waiting")
+    command = StartTurnCommand(ALICE, conversation.id, queued.id, "first question")
+    await world.start().execute(command)
+    request = world.gateway.requests[0]
+    assert request.input == "first question"
+    assert [turn.content for turn in request.chat_history] == ["earlier"]

@@ -28,6 +28,10 @@ def _parser() -> argparse.ArgumentParser:
     downgrade.add_argument("revision", nargs="?", default="-1")
     db_commands.add_parser("current", help="print the schema's revision")
 
+    commands.add_parser("scheduler", help="run the periodic jobs until stopped")
+    cleanup = commands.add_parser("cleanup", help="run the periodic jobs")
+    cleanup.add_argument("--once", action="store_true", required=True, help="run them once")
+
     token = commands.add_parser("token", help="print a development token")
     token.add_argument("--user", required=True)
     token.add_argument("--org", required=True)
@@ -51,6 +55,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from entrypoints.database import run_db_command
 
         return asyncio.run(run_db_command(settings, arguments.db_command, arguments))
+    if arguments.command in ("scheduler", "cleanup"):
+        from entrypoints.jobs import run_jobs
+
+        return asyncio.run(run_jobs(settings, forever=arguments.command == "scheduler"))
     if arguments.command == "token":
         return _print_token(settings, arguments)
     return 2

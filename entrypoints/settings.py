@@ -63,6 +63,24 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
             "instances, set it to false and run `convo db upgrade` once per release."
         ),
     ] = True
+    redis_url: Annotated[
+        str | None,
+        _doc(
+            "Redis URL (`redis://host:6379/0`). Set it to run several instances: live events "
+            "are then numbered, kept for replay and fanned out through Redis. Unset: in-process."
+        ),
+    ] = None
+    redis_prefix: Annotated[
+        str, _doc("Prefix of every Redis key and channel convo uses.", min_length=1)
+    ] = "convo"
+    replay_retention_s: Annotated[
+        float,
+        _doc(
+            "Seconds a quiet conversation's replay buffer is kept (in Redis, or in process "
+            "until the scheduler prunes it).",
+            gt=0,
+        ),
+    ] = 3600.0
     jwt_secret: Annotated[
         Secret | None,
         _doc(
@@ -220,6 +238,16 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
         float,
         _doc("Seconds running replies get to record an interruption on shutdown.", ge=0),
     ] = 5.0
+    scheduler_enabled: Annotated[
+        bool,
+        _doc(
+            "Run the periodic jobs inside `convo serve`. Turn it off where `convo scheduler` "
+            "runs them instead (several instances may run them at once either way)."
+        ),
+    ] = True
+    scheduler_interval_s: Annotated[
+        float, _doc("Seconds between runs of the periodic jobs (±20% jitter).", gt=0)
+    ] = 30.0
     log_level: Annotated[
         Literal["DEBUG", "INFO", "WARNING", "ERROR"], _doc("Lowest level of log lines written.")
     ] = "INFO"
@@ -319,6 +347,12 @@ def _checked(settings: Settings) -> Settings:
         raise SettingsError(
             f"{env_name('history_summarizer')}: llm needs {env_name('llm_base_url')} to be set"
         )
+    if settings.redis_url is not None and not settings.redis_url.startswith(
+        ("redis://", "rediss://", "unix://")
+    ):
+        raise SettingsError(
+            f"{env_name('redis_url')}: expected a redis://, rediss:// or unix:// URL"
+        )
     for field in ("llm_base_url", "agent_service_url"):
         url = getattr(settings, field)
         if url is not None and not url.startswith(("http://", "https://")):
@@ -347,5 +381,21 @@ def markdown_table() -> str:
     return "\n".join(rows) + "\n"
 
 
+def write_table(path: str) -> None:
+    """Replace the table between the settings markers of a Markdown file."""
+    begin, end = "<!-- settings table: begin -->\n", "<!-- settings table: end -->"
+    with open(path, encoding="utf-8") as file:
+        text = file.read()
+    head, _, rest = text.partition(begin)
+    _, _, tail = rest.partition(end)
+    with open(path, "w", encoding="utf-8") as file:
+        file.write(head + begin + markdown_table() + end + tail)
+
+
 if __name__ == "__main__":
-    print(markdown_table(), end="")
+    import sys
+
+    if sys.argv[1:2] == ["--write"]:
+        write_table(sys.argv[2] if len(sys.argv) > 2 else "docs/configuration.md")
+    else:
+        print(markdown_table(), end="")

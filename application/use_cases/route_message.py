@@ -13,7 +13,7 @@ from domain.routing import RoutingDecision, RoutingFacts, RoutingRules, decide
 
 log = logging.getLogger("convo.routing")
 
-DECISIONS = "convo_routing_decisions_total"
+DECISIONS = "convo_routing_decisions"
 
 
 @dataclass(frozen=True, slots=True)

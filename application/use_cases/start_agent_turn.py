@@ -33,7 +33,7 @@ class StartAgentTurn:
     - the conversation must belong to the caller;
     - get-or-create: the conversation's live session is joined, or a new one opened; when
       concurrent first messages race, the partial unique index lets one session win and the
-      others join it (ADR 0006), so a conversation never has two live sessions;
+      others join it (ADR 0007), so a conversation never has two live sessions;
     - a turn starts only if none is running (TurnAlreadyRunning otherwise: the busy policy
       should have queued the message) and no question is waiting (QuestionPending);
     - the agent gets the windowed history before the message, the message as input, and the

@@ -17,7 +17,7 @@ from domain.agent_events import TurnCompleted
 from domain.agent_sessions import QuestionExpired, SessionStatus
 from domain.conversations import Owner, Principal
 from domain.messages import Role
-from entrypoints.container import build_container
+from entrypoints.container import build_container, build_scheduler
 from entrypoints.http.app import create_app
 from entrypoints.http.errors import on_application, on_domain
 from tests.api.conftest import SECRET, Api, settings_for
@@ -106,3 +106,27 @@ def test_settings_reach_the_wired_parts(database_url: str) -> None:
     assert rules.keywords.found_in("please LOOK   UP this") and not rules.keywords.found_in(
         "search"
     )
+
+
+def test_the_scheduler_completes_idle_agent_sessions(database_url: str) -> None:
+    container = build_container(settings_for(database_url, CONVO_AGENT_SESSION_IDLE_S="0.000001"))
+    container.adapters.agent_gateway.override(ScriptedAgentGateway(answer_script()))
+    with TestClient(create_app(container, SECRET)) as client:
+        api = Api(client, container)
+        conversation = UUID(api.conversation())
+        call = client.blocking_portal.call
+        turn = call(
+            container.use_cases.start_agent_turn().execute,
+            StartTurnCommand(ALICE, conversation, UUID(int=77), "hello"),
+        )
+        assert call(build_scheduler(container).run_once)["expire_agent_sessions"] == 0
+        call(container.use_cases.finish_agent_turn().execute, turn.session.id, TurnEnd())
+        assert call(build_scheduler(container).run_once)["expire_agent_sessions"] == 1
+
+        async def status() -> SessionStatus:
+            async with container.adapters.uow() as uow:
+                session = await uow.agent_sessions.get(turn.session.id)
+            assert session is not None
+            return session.status
+
+        assert call(status) is SessionStatus.COMPLETED

@@ -1,5 +1,5 @@
 """The fakes of the delegation ports obey the same contracts as the real adapters: the
-tokenizer, the summarizers and the metrics. (Storage: test_delegation_repositories.py.)"""
+tokenizer and the summarizers. (Storage: test_delegation_repositories.py.)"""
 
 from __future__ import annotations
 
@@ -7,14 +7,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from adapters.memory.metrics import InMemoryMetrics
 from adapters.summarizer.extractive import ExtractiveSummarizer
 from adapters.tokenizer.tiktoken_counter import TiktokenCounter
 from application.ports.history import Summarizer, TokenCounter
-from application.ports.metrics import Metrics
 from domain.messages import ChatTurn, Role
 from tests.fakes.delegation import FirstWordsSummarizer, WordCounter
-from tests.fakes.metrics import RecordingMetrics
 
 COUNTERS = {
     "fake": WordCounter(),
@@ -67,14 +64,3 @@ async def test_a_summarizer_stays_within_its_budget_and_repeats_itself(
     assert first == await made.summarize(TURNS, budget)
     if budget >= 20:
         assert first
-
-
-@pytest.mark.parametrize("metrics", [RecordingMetrics(), InMemoryMetrics()], ids=["fake", "memory"])
-def test_metrics_add_up_counts_per_name_and_labels(metrics: Metrics) -> None:
-    metrics.count("decisions", route="agent")
-    metrics.count("decisions", 2, route="agent")
-    metrics.count("decisions", route="llm")
-    metrics.observe("latency", 0.5)
-    assert metrics.counts[("decisions", (("route", "agent"),))] == 3  # type: ignore[attr-defined]
-    assert metrics.counts[("decisions", (("route", "llm"),))] == 1  # type: ignore[attr-defined]
-    assert metrics.observations["latency"] == [0.5]  # type: ignore[attr-defined]

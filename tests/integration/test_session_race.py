@@ -1,5 +1,5 @@
 """Risk 5: concurrent first agent messages for one conversation, from two OS processes, leave
-exactly one live session. The losers join the winner's session (ADR 0006): with its turn
+exactly one live session. The losers join the winner's session (ADR 0007): with its turn
 running, they are told so (TurnAlreadyRunning), never given a second session."""
 
 from __future__ import annotations

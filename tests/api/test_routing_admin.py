@@ -83,3 +83,18 @@ def test_bad_input_is_a_400_naming_the_field(api: Api, path: str, body: dict, fi
     response = api.client.put(BASE + path, json=body, headers=ADMIN)
     assert response.status_code == 400, response.text
     assert field in [error["field"] for error in response.json()["errors"]]
+
+
+def test_routing_decisions_are_counted_on_the_metrics_endpoint(api: Api) -> None:
+    conversation = api.conversation()
+    route(api, conversation, "/agent search")
+    route(api, conversation, "hello")
+    exposition = api.client.get("/metrics").text
+    assert (
+        'convo_routing_decisions_total{action="start",reason="explicit_agent",route="agent"} 1.0'
+        in exposition
+    )
+    assert (
+        'convo_routing_decisions_total{action="none",reason="no_agent_signal",route="llm"} 1.0'
+        in exposition
+    )

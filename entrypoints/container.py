@@ -88,7 +88,9 @@ def _llm_summarizer(
 def routing_rules(settings: Settings) -> RoutingRules:
     return RoutingRules(
         enabled=settings.agent_routing_enabled,
-        keywords=IntentKeywords.of(settings.agent_intent_keywords.split(",")),
+        keywords=IntentKeywords.of(
+            settings.agent_intent_keywords.split(","), settings.agent_intent_scan_chars
+        ),
         busy_policy=BusyPolicy(settings.agent_busy_policy),
     )
 

@@ -123,6 +123,15 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
             "words); `,` alone for none."
         ),
     ] = "search,analyze file,run code"
+    agent_intent_scan_chars: Annotated[
+        int,
+        _doc(
+            "Intent keywords are looked for in a message's first this many characters and its "
+            "last quarter as many: a keyword deep inside a pasted document is not a request.",
+            ge=100,
+            le=32_000,
+        ),
+    ] = 2000
     agent_busy_policy: Annotated[
         Literal["reject", "enqueue", "interrupt"],
         _doc(

@@ -15,6 +15,7 @@ from domain.routing import (
     RoutingRules,
     TurnAction,
     decide,
+    request_region,
 )
 
 RULES = RoutingRules(keywords=IntentKeywords.of(["search", "analyze file", "run code"]))
@@ -135,3 +136,29 @@ PIECES = ["search", "SEARCH", "re", "ing", "analyze", "file", "run", "code", "_"
 def test_keyword_matching_equals_the_word_boundary_regex(parts: list[str]) -> None:
     text = "".join(parts)
     assert RULES.keywords.found_in(text) is (REFERENCE.search(text) is not None)
+
+
+def test_a_keyword_deep_inside_a_long_pasted_text_is_not_a_request() -> None:
+    pasted = "lorem ipsum dolor " * 300 + "we search here " + "lorem ipsum dolor " * 300
+    assert not RULES.keywords.found_in(pasted)
+    assert RULES.keywords.found_in("Please search this: " + pasted)
+    assert RULES.keywords.found_in(pasted + " Now search the web for the rest.")
+
+
+def test_a_word_cut_at_the_edge_of_the_read_region_never_matches() -> None:
+    keywords = IntentKeywords.of(["search"], scan_chars=100)
+    straddling = "x" * 94 + " searching" + " filler" * 100
+    assert len(straddling) > 125
+    assert not keywords.found_in(straddling)
+    tail_cut = " filler" * 100 + " researching" + "y" * 20
+    assert not keywords.found_in(tail_cut)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from([*PIECES, " ", "\n", "."]), min_size=200, max_size=400))
+def test_long_messages_are_judged_on_their_start_and_end_only(parts: list[str]) -> None:
+    keywords = IntentKeywords.of(["search", "analyze file", "run code"], scan_chars=100)
+    text = "".join(parts)
+    region = request_region(text, 100)
+    assert len(region) <= 100 + 25 + 1
+    assert keywords.found_in(text) is (REFERENCE.search(region) is not None)

@@ -25,7 +25,7 @@ from entrypoints.reference_agent.wire import (
 )
 
 SERVICE = web.AppKey("reference_agent", ReferenceAgent)
-CORRELATION = "correlation_id"
+CORRELATION = web.RequestKey("correlation_id", str)
 
 log = logging.getLogger("convo.reference_agent")
 _decode_execute = msgspec.json.Decoder(ExecuteBody).decode

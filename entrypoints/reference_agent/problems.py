@@ -79,7 +79,7 @@ def from_validation(error: msgspec.ValidationError, prefix: str = "") -> Problem
     message = str(error)
     base, _, where = message.partition(" - at `$")
     path = where.rstrip("`").lstrip(".")
-    if base.startswith("Object missing required field `"):
+    if base.startswith(("Object missing required field `", "Object contains unknown field `")):
         missing = base.split("`")[1]
         path = f"{path}.{missing}" if path else missing
     return invalid(prefix + (path or "body"), base)

@@ -3,6 +3,7 @@ nothing of a client library (no retries, no resumption, no mapping)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from collections.abc import Mapping
@@ -72,9 +73,11 @@ def parse(chunk_events: list[Any]) -> list[Event]:
     return [Event(int(e.id), e.event, json.loads(e.data)) for e in chunk_events]
 
 
-async def read_stream(response: aiohttp.ClientResponse, limit: int | None = None) -> StreamRead:
+async def read_stream(
+    response: aiohttp.ClientResponse, limit: int | None = None, decode: bool = True
+) -> StreamRead:
     """Read an SSE response to its end, or until `limit` events; a broken body is recorded as
-    `ended_cleanly=False`, not raised."""
+    `ended_cleanly=False`, not raised. With `decode=False` only the raw bytes are kept."""
     read = StreamRead(response.status, response.headers)
     if response.status != 200 or not response.content_type.startswith("text/event-stream"):
         read.body = await response.json(content_type=None) if response.status != 204 else None
@@ -84,7 +87,8 @@ async def read_stream(response: aiohttp.ClientResponse, limit: int | None = None
         async for chunk in response.content.iter_any():
             read.raw += chunk
             read.chunks += 1
-            read.events += parse(parser.feed(chunk))
+            if decode:
+                read.events += parse(parser.feed(chunk))
             if limit is not None and len(read.events) >= limit:
                 break
     except aiohttp.ClientPayloadError:
@@ -109,10 +113,13 @@ class AgentHttp:
         return self.http.post(self.base_url + EXECUTE, json=payload, headers=self.headers(headers))
 
     async def execute(
-        self, payload: Mapping[str, Any], headers: Mapping[str, str] | None = None
+        self,
+        payload: Mapping[str, Any],
+        headers: Mapping[str, str] | None = None,
+        decode: bool = True,
     ) -> StreamRead:
         async with self.post_execute(payload, headers) as response:
-            return await read_stream(response)
+            return await read_stream(response, decode=decode)
 
     async def run(self, text: str, session_id: str | None = None, **extra: Any) -> StreamRead:
         """Execute a turn and insist that it streamed a whole run."""
@@ -147,6 +154,18 @@ class AgentHttp:
         status, counters = await self.json("/reference/counters")
         assert status == 200
         return counters
+
+
+async def read_for(response: aiohttp.ClientResponse, seconds: float) -> bytes:
+    """Whatever arrives within `seconds` (the body's end stops it sooner)."""
+    received = b""
+    try:
+        async with asyncio.timeout(seconds):
+            while chunk := await response.content.readany():
+                received += chunk
+    except TimeoutError:
+        pass
+    return received
 
 
 def polled(events: list[dict[str, Any]]) -> list[Event]:

@@ -54,9 +54,9 @@ class Session:
         """Expire the pending question once its time is past: the session becomes IDLE."""
         if self.pending is not None and now >= self.pending.expires_at:
             self.expired_question_id = self.pending.question_id
+            self.updated_at = max(self.updated_at, self.pending.expires_at)
             self.pending = None
             self.status = Status.IDLE
-            self.updated_at = now
 
     def evictable(self, now: datetime, ttl: timedelta) -> bool:
         self.refresh(now)

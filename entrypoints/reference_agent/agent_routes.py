@@ -53,9 +53,11 @@ async def execute(request: web.Request) -> web.StreamResponse:
 async def status(request: web.Request) -> web.Response:
     agent = request.app[SERVICE]
     agent.counters.status_calls += 1
-    await agent.refuse_if_injected(agent.resolve_faults("status", request.headers))
+    fault = agent.resolve_faults("status", request.headers)
+    await agent.refuse_if_injected(fault)
     session = agent.session(request.match_info["session_id"])
-    return _json(_status_body(session))
+    await agent.hold_headers(fault)
+    return _json(_status_body(agent.session(session.id)))
 
 
 async def stream(request: web.Request) -> web.StreamResponse:
@@ -75,11 +77,13 @@ async def stream(request: web.Request) -> web.StreamResponse:
 async def events(request: web.Request) -> web.Response:
     agent = request.app[SERVICE]
     agent.counters.poll_calls += 1
-    await agent.refuse_if_injected(agent.resolve_faults("events", request.headers))
+    fault = agent.resolve_faults("events", request.headers)
+    await agent.refuse_if_injected(fault)
     session = agent.session(request.match_info["session_id"])
     after = _event_id("after", request.query.get("after"), session)
     limit = _bounded("limit", request.query.get("limit"), 1, 1000, 500)
     wait_ms = _bounded("wait_ms", request.query.get("wait_ms"), 0, 30_000, 0)
+    await agent.hold_headers(fault)
     if wait_ms and session.status is Status.RUNNING:
         await session.log.wait_beyond(after, wait_ms / 1000)
     try:
@@ -102,7 +106,9 @@ async def events(request: web.Request) -> web.Response:
 
 async def health(request: web.Request) -> web.Response:
     agent = request.app[SERVICE]
-    await agent.refuse_if_injected(agent.resolve_faults("health", request.headers))
+    fault = agent.resolve_faults("health", request.headers)
+    await agent.refuse_if_injected(fault)
+    await agent.hold_headers(fault)
     return _json({"status": "ok"})
 
 

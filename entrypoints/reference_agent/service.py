@@ -20,7 +20,13 @@ from entrypoints.reference_agent.engine import Engine, RunPacing
 from entrypoints.reference_agent.faults import Faults, FaultSpec, Pacing, Route, injected
 from entrypoints.reference_agent.problems import Problem
 from entrypoints.reference_agent.scenarios import Script, Turn, plan
-from entrypoints.reference_agent.sessions import AtCapacity, Session, SessionStore, Status
+from entrypoints.reference_agent.sessions import (
+    AtCapacity,
+    KeyRecord,
+    Session,
+    SessionStore,
+    Status,
+)
 from entrypoints.reference_agent.wire import ExecuteBody
 
 log = logging.getLogger("convo.reference_agent")
@@ -45,9 +51,14 @@ class ReferenceAgent:
         """Answer with the injected status, after the injected header delay, if there is one."""
         if fault.status is None:
             return
+        await self.hold_headers(fault)
+        raise injected(fault)
+
+    @staticmethod
+    async def hold_headers(fault: FaultSpec) -> None:
+        """The injected latency before a response's headers."""
         if fault.headers_delay_ms:
             await asyncio.sleep(fault.headers_delay_ms / 1000)
-        raise injected(fault)
 
     def session(self, session_id: str) -> Session:
         session = self.store.get(session_id)
@@ -58,16 +69,9 @@ class ReferenceAgent:
     def execute(self, body: ExecuteBody, key: str | None, pacing: Pacing) -> tuple[Session, int]:
         """Start the run the body asks for, or attach to the run its Idempotency-Key started.
         Returns the session and the id just before the run's first event."""
-        fingerprint = hashlib.sha256(msgspec.json.encode(body)).digest()
+        fingerprint = hashlib.sha256(msgspec.json.encode(body)).digest() if key else b""
         if key is not None and (record := self.store.recall_key(key)) is not None:
-            if record.fingerprint != fingerprint:
-                raise Problem(
-                    422,
-                    "idempotency_key_reused",
-                    "this Idempotency-Key was used with a different body",
-                )
-            self.counters.idempotent_attaches += 1
-            return self.session(record.session_id), record.run_after
+            return self._attach(record, fingerprint)
         session, script, turn_input = self._begin(body)
         run_after = self.engine.start(
             session, script, turn_input, _words(body), self._run_pacing(pacing)
@@ -75,6 +79,17 @@ class ReferenceAgent:
         if key is not None:
             self.store.remember_key(key, fingerprint, session, run_after)
         return session, run_after
+
+    def _attach(self, record: KeyRecord, fingerprint: bytes) -> tuple[Session, int]:
+        if record.fingerprint != fingerprint:
+            raise Problem(
+                422, "idempotency_key_reused", "this Idempotency-Key was used with a different body"
+            )
+        session = self.session(record.session_id)
+        if not session.log.holds_after(record.run_after):
+            raise Problem(410, "events_expired", "the events of that run are no longer held")
+        self.counters.idempotent_attaches += 1
+        return session, record.run_after
 
     def _begin(self, body: ExecuteBody) -> tuple[Session, Script, str]:
         if body.session_id is None:

@@ -65,3 +65,10 @@ async def test_a_run_goes_on_to_its_end_when_its_client_goes_away(agent: AgentHt
     _, state = await agent.status(session_id)
     assert state["last_event_id"] == resumed.last.id
     assert state["status"] == "COMPLETED"
+
+
+async def test_an_invalid_correlation_id_is_refused_naming_the_header(agent: AgentHttp) -> None:
+    async with agent.post_execute(body(SIMPLE_INPUT), {"X-Correlation-ID": "x" * 201}) as response:
+        assert response.status == 400
+        problem = await response.json(content_type=None)
+    assert problem["errors"][0]["field"] == "X-Correlation-ID"

@@ -306,3 +306,14 @@ async def test_a_fault_on_health_reports_the_service_unavailable(reference: Agen
     ) as response:
         assert response.status == 503
         assert response.headers["Retry-After"] == "1"
+
+
+@pytest.mark.parametrize("route", ["status", "events"])
+async def test_delayed_headers_hold_back_json_answers_too(reference: AgentHttp, route: str) -> None:
+    run = await reference.run(SIMPLE_INPUT)
+    path = f"/api/v1/agent/sessions/{run.session_id}" + ("/events" if route == "events" else "")
+    with pytest.raises(TimeoutError):
+        async with asyncio.timeout(0.3), reference.get(path, {"X-Fault-Headers-Delay-Ms": "1500"}):
+            pass
+    async with reference.get(path) as response:
+        assert response.status == 200

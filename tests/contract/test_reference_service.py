@@ -260,3 +260,13 @@ async def test_a_method_the_path_does_not_take_is_a_problem(reference: AgentHttp
     async with reference.get("/api/v1/agent/execute") as response:
         assert response.status == 405
         assert (await response.json(content_type=None))["code"] == "method_not_allowed"
+
+
+async def test_stopping_the_service_ends_its_open_streams(start_reference: StartReference) -> None:
+    agent, running = await start_reference(event_delay_ms=50)
+    async with agent.post_execute(body("long 10000")) as response:
+        head = await read_stream(response, limit=1)
+        async with asyncio.timeout(10):
+            await running.close()
+        rest = await read_stream(response)
+    assert head.events and not rest.ended_cleanly

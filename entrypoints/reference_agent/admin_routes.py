@@ -5,7 +5,7 @@ from __future__ import annotations
 import msgspec
 from aiohttp import web
 
-from entrypoints.reference_agent.agent_routes import SERVICE
+from entrypoints.reference_agent.agent_routes import SERVICE, json_response
 from entrypoints.reference_agent.faults import ArmRequest
 from entrypoints.reference_agent.problems import from_validation, invalid
 
@@ -20,11 +20,11 @@ async def arm_fault(request: web.Request) -> web.Response:
     except msgspec.DecodeError:
         raise invalid("body", "expected a JSON object", "invalid_json") from None
     armed = request.app[SERVICE].faults.arm(arm)
-    return _json(armed, 201)
+    return json_response(armed, 201)
 
 
 async def list_faults(request: web.Request) -> web.Response:
-    return _json(request.app[SERVICE].faults.armed())
+    return json_response(request.app[SERVICE].faults.armed())
 
 
 async def disarm_faults(request: web.Request) -> web.Response:
@@ -34,18 +34,12 @@ async def disarm_faults(request: web.Request) -> web.Response:
 
 async def counters(request: web.Request) -> web.Response:
     agent = request.app[SERVICE]
-    return _json(agent.counters.snapshot(len(agent.store)))
+    return json_response(agent.counters.snapshot(len(agent.store)))
 
 
 async def reset_counters(request: web.Request) -> web.Response:
     request.app[SERVICE].counters.reset()
     return web.Response(status=204)
-
-
-def _json(body: object, status: int = 200) -> web.Response:
-    return web.Response(
-        body=msgspec.json.encode(body), status=status, content_type="application/json"
-    )
 
 
 def add_routes(app: web.Application) -> None:

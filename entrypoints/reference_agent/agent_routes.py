@@ -55,9 +55,8 @@ async def status(request: web.Request) -> web.Response:
     agent.counters.status_calls += 1
     fault = agent.resolve_faults("status", request.headers)
     await agent.refuse_if_injected(fault)
-    session = agent.session(request.match_info["session_id"])
     await agent.hold_headers(fault)
-    return _json(_status_body(agent.session(session.id)))
+    return json_response(_status_body(agent.session(request.match_info["session_id"])))
 
 
 async def stream(request: web.Request) -> web.StreamResponse:
@@ -79,11 +78,11 @@ async def events(request: web.Request) -> web.Response:
     agent.counters.poll_calls += 1
     fault = agent.resolve_faults("events", request.headers)
     await agent.refuse_if_injected(fault)
+    await agent.hold_headers(fault)
     session = agent.session(request.match_info["session_id"])
     after = _event_id("after", request.query.get("after"), session)
     limit = _bounded("limit", request.query.get("limit"), 1, 1000, 500)
     wait_ms = _bounded("wait_ms", request.query.get("wait_ms"), 0, 30_000, 0)
-    await agent.hold_headers(fault)
     if wait_ms and session.status is Status.RUNNING:
         await session.log.wait_beyond(after, wait_ms / 1000)
     try:
@@ -101,7 +100,7 @@ async def events(request: web.Request) -> web.Response:
         events=polled,
         ended=ended,
     )
-    return _json(body)
+    return json_response(body)
 
 
 async def health(request: web.Request) -> web.Response:
@@ -109,7 +108,7 @@ async def health(request: web.Request) -> web.Response:
     fault = agent.resolve_faults("health", request.headers)
     await agent.refuse_if_injected(fault)
     await agent.hold_headers(fault)
-    return _json({"status": "ok"})
+    return json_response({"status": "ok"})
 
 
 async def _stream(
@@ -210,7 +209,7 @@ def _trace_id(request: web.Request) -> str:
     return "-"
 
 
-def _json(body: object, status: int = 200) -> web.Response:
+def json_response(body: object, status: int = 200) -> web.Response:
     return web.Response(
         body=msgspec.json.encode(body), status=status, content_type="application/json"
     )

@@ -28,6 +28,10 @@ def _parser() -> argparse.ArgumentParser:
     downgrade.add_argument("revision", nargs="?", default="-1")
     db_commands.add_parser("current", help="print the schema's revision")
 
+    commands.add_parser("scheduler", help="run the periodic jobs until stopped")
+    cleanup = commands.add_parser("cleanup", help="run the periodic jobs")
+    cleanup.add_argument("--once", action="store_true", required=True, help="run them once")
+
     agent = commands.add_parser(
         "reference-agent",
         help="run the reference Agent Service (its API key from CONVO_AGENT_API_KEY)",
@@ -62,6 +66,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from entrypoints.reference_agent_runner import run_reference_agent
 
         return run_reference_agent(settings, arguments.host, arguments.port)
+    if arguments.command in ("scheduler", "cleanup"):
+        from entrypoints.jobs import run_jobs
+
+        return asyncio.run(run_jobs(settings, forever=arguments.command == "scheduler"))
     if arguments.command == "token":
         return _print_token(settings, arguments)
     return 2

@@ -63,6 +63,24 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
             "instances, set it to false and run `convo db upgrade` once per release."
         ),
     ] = True
+    redis_url: Annotated[
+        str | None,
+        _doc(
+            "Redis URL (`redis://host:6379/0`). Set it to run several instances: live events "
+            "are then numbered, kept for replay and fanned out through Redis. Unset: in-process."
+        ),
+    ] = None
+    redis_prefix: Annotated[
+        str, _doc("Prefix of every Redis key and channel convo uses.", min_length=1)
+    ] = "convo"
+    replay_retention_s: Annotated[
+        float,
+        _doc(
+            "Seconds a quiet conversation's replay buffer is kept (in Redis, or in process "
+            "until the scheduler prunes it).",
+            gt=0,
+        ),
+    ] = 3600.0
     jwt_secret: Annotated[
         Secret | None,
         _doc(
@@ -91,6 +109,92 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     llm_history_messages: Annotated[
         int, _doc("Newest complete messages given to the direct model as history.", ge=1, le=1000)
     ] = 20
+    agent_routing_enabled: Annotated[
+        bool,
+        _doc(
+            "Send messages to the Agent Service when the routing rules say so. false is the "
+            "rollback switch: every message goes to the direct model, whatever the overrides."
+        ),
+    ] = True
+    agent_intent_keywords: Annotated[
+        str,
+        _doc(
+            "Comma-separated keywords that route a message to the agent (any case, whole "
+            "words); `,` alone for none."
+        ),
+    ] = "search,analyze file,run code"
+    agent_busy_policy: Annotated[
+        Literal["reject", "enqueue", "interrupt"],
+        _doc(
+            "What an agent-bound message does while a turn runs, for organisations without "
+            "their own policy: refuse it (409), run it after the turn, or cancel the turn."
+        ),
+    ] = "enqueue"
+    agent_profile_name: Annotated[
+        str, _doc("Agent profile a new agent session runs.", min_length=1, max_length=100)
+    ] = "default"
+    routing_overrides_ttl_s: Annotated[
+        float,
+        _doc(
+            "Seconds routing overrides stay cached per instance; a change made on another "
+            "instance is seen within this time.",
+            ge=0,
+        ),
+    ] = 5.0
+    history_strategy: Annotated[
+        Literal["last_messages", "token_budget", "summary"],
+        _doc(
+            "How the agent's history is windowed: the last messages, the newest that fit the "
+            "token budget, or those plus a summary of what falls out."
+        ),
+    ] = "token_budget"
+    history_max_messages: Annotated[
+        int, _doc("Messages kept by the `last_messages` strategy.", ge=1, le=1000)
+    ] = 10
+    history_max_tokens: Annotated[
+        int,
+        _doc(
+            "Token budget of the agent's history, input and summary included (every strategy).",
+            ge=16,
+            le=1_000_000,
+        ),
+    ] = 4000
+    history_summary_tokens: Annotated[
+        int,
+        _doc("Tokens kept for the summary (`summary` strategy); less than the budget.", ge=8),
+    ] = 400
+    history_scan_messages: Annotated[
+        int,
+        _doc(
+            "Newest messages read to build the history; older ones are neither sent nor "
+            "summarized.",
+            ge=1,
+            le=100_000,
+        ),
+    ] = 500
+    history_summarizer: Annotated[
+        Literal["extractive", "llm"],
+        _doc(
+            "Who writes the summary: a built-in extractive summarizer, or the model at "
+            "`CONVO_LLM_BASE_URL` (required then)."
+        ),
+    ] = "extractive"
+    tokenizer_encoding: Annotated[
+        Literal["o200k_base", "cl100k_base"],
+        _doc("BPE vocabulary that counts tokens (offline; counts are cached per message)."),
+    ] = "o200k_base"
+    agent_question_ttl_s: Annotated[
+        float,
+        _doc(
+            "Seconds a user has to answer an agent's question before the session is "
+            "abandoned (sooner if the agent says so).",
+            gt=0,
+        ),
+    ] = 300.0
+    agent_session_idle_s: Annotated[
+        float,
+        _doc("Seconds without interaction after which an agent session is completed.", gt=0),
+    ] = 1800.0
     echo_delay_ms: Annotated[
         int, _doc("The echo model's pause between tokens, in milliseconds.", ge=0, le=60_000)
     ] = 20
@@ -182,6 +286,16 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
         float,
         _doc("Seconds running replies get to record an interruption on shutdown.", ge=0),
     ] = 5.0
+    scheduler_enabled: Annotated[
+        bool,
+        _doc(
+            "Run the periodic jobs inside `convo serve`. Turn it off where `convo scheduler` "
+            "runs them instead (several instances may run them at once either way)."
+        ),
+    ] = True
+    scheduler_interval_s: Annotated[
+        float, _doc("Seconds between runs of the periodic jobs (±20% jitter).", gt=0)
+    ] = 30.0
     log_level: Annotated[
         Literal["DEBUG", "INFO", "WARNING", "ERROR"], _doc("Lowest level of log lines written.")
     ] = "INFO"
@@ -272,6 +386,21 @@ def _checked(settings: Settings) -> Settings:
         )
     if settings.jwt_secret is not None and len(settings.jwt_secret.reveal()) < 32:
         raise SettingsError(f"{env_name('jwt_secret')}: expected at least 32 characters")
+    if settings.history_summary_tokens >= settings.history_max_tokens:
+        raise SettingsError(
+            f"{env_name('history_summary_tokens')}: expected less than "
+            f"{env_name('history_max_tokens')}"
+        )
+    if settings.history_summarizer == "llm" and settings.llm_base_url is None:
+        raise SettingsError(
+            f"{env_name('history_summarizer')}: llm needs {env_name('llm_base_url')} to be set"
+        )
+    if settings.redis_url is not None and not settings.redis_url.startswith(
+        ("redis://", "rediss://", "unix://")
+    ):
+        raise SettingsError(
+            f"{env_name('redis_url')}: expected a redis://, rediss:// or unix:// URL"
+        )
     for field in ("llm_base_url", "agent_service_url"):
         url = getattr(settings, field)
         if url is not None and not url.startswith(("http://", "https://")):
@@ -300,5 +429,21 @@ def markdown_table() -> str:
     return "\n".join(rows) + "\n"
 
 
+def write_table(path: str) -> None:
+    """Replace the table between the settings markers of a Markdown file."""
+    begin, end = "<!-- settings table: begin -->\n", "<!-- settings table: end -->"
+    with open(path, encoding="utf-8") as file:
+        text = file.read()
+    head, _, rest = text.partition(begin)
+    _, _, tail = rest.partition(end)
+    with open(path, "w", encoding="utf-8") as file:
+        file.write(head + begin + markdown_table() + end + tail)
+
+
 if __name__ == "__main__":
-    print(markdown_table(), end="")
+    import sys
+
+    if sys.argv[1:2] == ["--write"]:
+        write_table(sys.argv[2] if len(sys.argv) > 2 else "docs/configuration.md")
+    else:
+        print(markdown_table(), end="")

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 import asyncpg
 import pytest
+from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -23,6 +24,7 @@ from entrypoints.database import upgrade
 
 T = TypeVar("T")
 
+REDIS_URL = os.environ.get("CONVO_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 POSTGRES_ADMIN_URL = os.environ.get(
     "CONVO_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
@@ -122,3 +124,15 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
     engine = create_engine(database_url)
     yield engine
     await engine.dispose()
+
+
+@pytest.fixture
+async def redis_prefix() -> AsyncIterator[str]:
+    """A key prefix of the test's own in the real Redis, its keys deleted afterwards."""
+    prefix = f"convo-test-{uuid.uuid4().hex[:12]}"
+    yield prefix
+    client = Redis.from_url(REDIS_URL)
+    keys = [key async for key in client.scan_iter(match=f"{prefix}:*")]
+    if keys:
+        await client.delete(*keys)
+    await client.aclose()

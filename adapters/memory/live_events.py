@@ -1,21 +1,21 @@
-import asyncio
+import time
 from collections import OrderedDict, deque
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from uuid import UUID
 
 from application.live import LiveEvent
-from application.ports.live_events import LiveEvents, SubscriberLagged
-
-_LAGGED = object()
+from application.ports.live_events import LiveEvents
+from application.subscriber_queue import SubscriberQueue
 
 
 @dataclass(slots=True)
 class _Channel:
+    touched: float
     last_seq: int = 0
     buffer: deque[LiveEvent] = field(default_factory=deque)
-    subscribers: set[asyncio.Queue[object]] = field(default_factory=set)
+    subscribers: set[SubscriberQueue] = field(default_factory=set)
 
 
 class InProcessLiveEvents(LiveEvents):
@@ -25,12 +25,20 @@ class InProcessLiveEvents(LiveEvents):
     A subscriber whose queue fills up is dropped with SubscriberLagged rather than slowing the
     publisher or growing without bound; it catches up from the replay buffer. Memory is bounded
     too: beyond `max_conversations`, the least recently active conversations nobody watches are
-    forgotten (their numbering is restored from the database when they wake up).
+    forgotten, and `prune` forgets those quiet for longer than `retention_s` (their numbering is
+    restored from the database when they wake up).
     """
 
     def __init__(
-        self, replay_size: int = 1000, subscriber_queue: int = 1000, max_conversations: int = 2000
+        self,
+        replay_size: int = 1000,
+        subscriber_queue: int = 1000,
+        max_conversations: int = 2000,
+        retention_s: float = 3600.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        self._retention_s = retention_s
+        self._clock = clock
         self._replay_size = replay_size
         self._subscriber_queue = subscriber_queue
         self._max_conversations = max_conversations
@@ -39,9 +47,10 @@ class InProcessLiveEvents(LiveEvents):
     def _channel(self, conversation_id: UUID) -> _Channel:
         channel = self._channels.get(conversation_id)
         if channel is None:
-            channel = self._channels[conversation_id] = _Channel()
+            channel = self._channels[conversation_id] = _Channel(touched=self._clock())
             self._forget_idle()
         else:
+            channel.touched = self._clock()
             self._channels.move_to_end(conversation_id)
         return channel
 
@@ -61,11 +70,8 @@ class InProcessLiveEvents(LiveEvents):
         if len(channel.buffer) > self._replay_size:
             channel.buffer.popleft()
         for queue in list(channel.subscribers):
-            if queue.qsize() >= self._subscriber_queue - 1:
+            if not queue.offer(numbered):
                 channel.subscribers.discard(queue)
-                queue.put_nowait(_LAGGED)
-            else:
-                queue.put_nowait(numbered)
         return numbered
 
     async def ensure_seq_at_least(self, conversation_id: UUID, seq: int) -> None:
@@ -83,21 +89,23 @@ class InProcessLiveEvents(LiveEvents):
             return None
         return [event for event in channel.buffer if event.seq > since]
 
+    async def prune(self) -> int:
+        cutoff = self._clock() - self._retention_s
+        quiet = [
+            cid
+            for cid, channel in self._channels.items()
+            if channel.touched < cutoff and not channel.subscribers
+        ]
+        for conversation_id in quiet:
+            del self._channels[conversation_id]
+        return len(quiet)
+
     @asynccontextmanager
     async def subscribe(self, conversation_id: UUID) -> AsyncIterator[AsyncIterator[LiveEvent]]:
         channel = self._channel(conversation_id)
-        queue: asyncio.Queue[object] = asyncio.Queue(self._subscriber_queue)
+        queue = SubscriberQueue(self._subscriber_queue)
         channel.subscribers.add(queue)
         try:
-            yield _drain(queue)
+            yield queue.events()
         finally:
             channel.subscribers.discard(queue)
-
-
-async def _drain(queue: asyncio.Queue[object]) -> AsyncIterator[LiveEvent]:
-    while True:
-        item = await queue.get()
-        if item is _LAGGED:
-            raise SubscriberLagged
-        assert isinstance(item, LiveEvent)
-        yield item

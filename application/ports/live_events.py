@@ -31,6 +31,11 @@ class LiveEvents(Protocol):
         """Every event after `since`, or None when the buffer no longer holds all of them."""
         ...
 
+    async def prune(self) -> int:
+        """Forget the replay buffers of conversations quiet for longer than the retention and
+        watched by nobody; returns how many were forgotten (0 where the store expires them)."""
+        ...
+
     def subscribe(
         self, conversation_id: UUID
     ) -> AbstractAsyncContextManager[AsyncIterator[LiveEvent]]:

@@ -5,6 +5,7 @@ from application.live import message_delta
 from application.ports.chat_model import ChatModel, ChatModelError
 from application.ports.clock import Clock
 from application.ports.live_events import LiveEvents
+from application.ports.metrics import Metrics
 from application.ports.unit_of_work import UnitOfWorkFactory
 from application.reply_recorder import FlushPolicy, ReplyRecorder
 from application.use_cases.send_message import ReplyJob
@@ -36,6 +37,7 @@ class ProduceLlmReply:
         model: ChatModel,
         policy: FlushPolicy,
         history_limit: int,
+        metrics: Metrics,
     ) -> None:
         self._uow = uow
         self._clock = clock
@@ -43,6 +45,7 @@ class ProduceLlmReply:
         self._model = model
         self._policy = policy
         self._history_limit = history_limit
+        self._metrics = metrics
 
     async def execute(self, job: ReplyJob) -> None:
         async with self._uow() as uow:
@@ -52,30 +55,37 @@ class ProduceLlmReply:
             return
         recorder = ReplyRecorder(reply, self._uow, self._clock, self._policy)
         turns = [ChatTurn(message.role, message.content) for message in history]
+        started = self._clock.monotonic()
         try:
-            await self._stream(turns, recorder)
+            await self._stream(turns, recorder, started)
         except asyncio.CancelledError:
-            await self._end_failed(recorder, INTERRUPTED)
+            await self._end_failed(recorder, INTERRUPTED, "interrupted")
             raise
         except ChatModelError as error:
             log.warning("model failed reply=%s: %s", reply.id, error)
-            await self._end_failed(recorder, MODEL_FAILED)
+            await self._end_failed(recorder, MODEL_FAILED, "model_failed")
         except Exception:
             log.exception("reply failed reply=%s", reply.id)
-            await self._end_failed(recorder, UNEXPECTED)
+            await self._end_failed(recorder, UNEXPECTED, "error")
         else:
             reply.complete()
             await recorder.finish(self._live)
+            self._metrics.count("convo_replies", route="llm", outcome="completed")
+        self._metrics.observe("convo_reply_seconds", self._clock.monotonic() - started, route="llm")
 
-    async def _stream(self, turns: list[ChatTurn], recorder: ReplyRecorder) -> None:
+    async def _stream(self, turns: list[ChatTurn], recorder: ReplyRecorder, started: float) -> None:
         async for delta in self._model.stream_reply(turns):
             if not delta:
                 continue
+            if not recorder.reply.content:
+                waited = self._clock.monotonic() - started
+                self._metrics.observe("convo_first_delta_seconds", waited, route="llm")
             event = await self._live.publish(message_delta(recorder.reply, delta))
             recorder.append(delta, event.seq)
             if recorder.due():
                 await recorder.flush()
 
-    async def _end_failed(self, recorder: ReplyRecorder, reason: str) -> None:
+    async def _end_failed(self, recorder: ReplyRecorder, reason: str, outcome: str) -> None:
+        self._metrics.count("convo_replies", route="llm", outcome=outcome)
         recorder.reply.fail()
         await recorder.finish(self._live, reason)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -10,11 +11,18 @@ from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 
-from entrypoints.container import Container, close_resources, open_resources
+from entrypoints.container import (
+    Container,
+    build_scheduler,
+    close_resources,
+    open_resources,
+    settle_unfinished_work,
+)
+from entrypoints.http.admin import RoutingAdminController
 from entrypoints.http.conversations import ConversationController
 from entrypoints.http.dependencies import API_DEPENDENCIES
 from entrypoints.http.errors import EXCEPTION_HANDLERS
-from entrypoints.http.health import HealthController
+from entrypoints.http.health import HealthController, MetricsController
 from entrypoints.http.live import LiveController
 from entrypoints.settings import Settings
 
@@ -29,18 +37,27 @@ def create_app(container: Container, jwt_secret: str) -> Litestar:
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
         await open_resources(container)
+        await settle_unfinished_work(container)
+        scheduler = (
+            asyncio.ensure_future(build_scheduler(container).run_forever())
+            if settings.scheduler_enabled
+            else None
+        )
         try:
             yield
         finally:
+            if scheduler is not None:
+                scheduler.cancel()
+                await asyncio.gather(scheduler, return_exceptions=True)
             await close_resources(container, settings.shutdown_grace_s)
 
     api = Router(
         path=API_PREFIX,
-        route_handlers=[ConversationController, LiveController],
+        route_handlers=[ConversationController, LiveController, RoutingAdminController],
         dependencies=API_DEPENDENCIES,
     )
     return Litestar(
-        route_handlers=[api, HealthController],
+        route_handlers=[api, HealthController, MetricsController],
         exception_handlers=EXCEPTION_HANDLERS,
         logging_config=None,
         lifespan=[lifespan],

@@ -5,7 +5,7 @@ from __future__ import annotations
 from litestar import Controller, Response, get
 from litestar.datastructures import State
 
-from entrypoints.container import readiness
+from entrypoints.container import metrics_exposition, readiness
 from entrypoints.http.dependencies import container_of
 
 
@@ -23,3 +23,12 @@ class HealthController(Controller):
         ok = all(check["status"] == "ok" for check in checks.values())
         body: dict[str, object] = {"status": "ok" if ok else "unavailable", "checks": checks}
         return Response(body, status_code=200 if ok else 503)
+
+
+class MetricsController(Controller):
+    path = "/metrics"
+    tags = ["operations"]
+
+    @get("/", summary="Prometheus metrics", media_type="text/plain; version=0.0.4")
+    async def metrics(self, state: State) -> bytes:
+        return metrics_exposition(container_of(state))

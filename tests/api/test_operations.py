@@ -38,3 +38,15 @@ def test_readiness_is_503_when_the_database_does_not_answer() -> None:
         response = client.get("/health/ready")
     assert response.status_code == 503
     assert response.json()["checks"]["database"]["status"] == "down"
+
+
+def test_metrics_are_served_for_prometheus(api: Api) -> None:
+    conversation_id = api.conversation()
+    api.send(conversation_id, "count me")
+    api.settle()
+    response = api.client.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    text = response.text
+    assert 'convo_replies_total{outcome="completed",route="llm"} 1.0' in text
+    assert "convo_first_delta_seconds_bucket" in text

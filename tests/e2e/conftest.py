@@ -3,6 +3,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,12 +45,11 @@ class LiveServer:
             return await response.json()
 
 
-@pytest.fixture
-async def live_server(database_url: str) -> AsyncIterator[LiveServer]:
+@asynccontextmanager
+async def running_server(database_url: str, **env: str) -> AsyncIterator[LiveServer]:
     """The app under uvicorn on a free loopback port, in the test's own event loop."""
-    container = build_container(
-        settings_for(database_url, CONVO_ECHO_DELAY_MS="20", CONVO_SSE_HEARTBEAT_S="0.2")
-    )
+    overrides = {"CONVO_ECHO_DELAY_MS": "20", "CONVO_SSE_HEARTBEAT_S": "0.2", **env}
+    container = build_container(settings_for(database_url, **overrides))
     listener = bind("127.0.0.1", 0)
     config = uvicorn.Config(
         create_app(container, SECRET), log_config=None, ws="websockets-sansio", lifespan="on"
@@ -59,10 +59,18 @@ async def live_server(database_url: str) -> AsyncIterator[LiveServer]:
     while not server.started:
         await asyncio.sleep(0.01)
     port = listener.getsockname()[1]
-    async with aiohttp.ClientSession() as http:
-        yield LiveServer(f"http://127.0.0.1:{port}", container, http)
-    server.should_exit = True
-    await serving
+    try:
+        async with aiohttp.ClientSession() as http:
+            yield LiveServer(f"http://127.0.0.1:{port}", container, http)
+    finally:
+        server.should_exit = True
+        await serving
+
+
+@pytest.fixture
+async def live_server(database_url: str) -> AsyncIterator[LiveServer]:
+    async with running_server(database_url) as server:
+        yield server
 
 
 class SseReader:

@@ -14,6 +14,7 @@ from application.use_cases.follow_conversation import FollowConversation
 from application.use_cases.produce_llm_reply import ProduceLlmReply
 from application.use_cases.send_message import SendMessage
 from domain.conversations import Conversation, Owner
+from tests.fakes.metrics import RecordingMetrics
 from tests.fakes.models import RecordedBackground, ScriptedChatModel
 from tests.fakes.storage import FakeStore
 from tests.fakes.system import FakeClock, SequentialIds
@@ -33,10 +34,17 @@ class World:
     background: RecordedBackground
     model: ScriptedChatModel
     policy: FlushPolicy
+    metrics: RecordingMetrics
 
     def producer(self) -> ProduceLlmReply:
         return ProduceLlmReply(
-            self.store.uow, self.clock, self.live, self.model, self.policy, history_limit=20
+            self.store.uow,
+            self.clock,
+            self.live,
+            self.model,
+            self.policy,
+            history_limit=20,
+            metrics=self.metrics,
         )
 
     def send_message(self) -> SendMessage:
@@ -67,4 +75,5 @@ def world() -> World:
         background=RecordedBackground(),
         model=ScriptedChatModel(["Hel", "lo", " there"]),
         policy=FlushPolicy(interval_s=10.0, max_chars=1000),
+        metrics=RecordingMetrics(),
     )

@@ -122,3 +122,15 @@ async def test_a_reply_that_is_no_longer_streaming_is_left_alone(world: World) -
     world.store.tables.messages[accepted.reply_id].status = MessageStatus.FAILED
     await world.background.run_all()
     assert world.model.histories == []
+
+
+async def test_outcomes_and_timings_are_counted(world: World) -> None:
+    await send(world)
+    await world.background.run_all()
+    world.model = ScriptedChatModel(["x", "y"], fail_after=1)
+    await send(world)
+    await world.background.run_all()
+    assert world.metrics.total("convo_replies", outcome="completed") == 1
+    assert world.metrics.total("convo_replies", outcome="model_failed") == 1
+    assert len(world.metrics.observations["convo_first_delta_seconds"]) == 2
+    assert len(world.metrics.observations["convo_reply_seconds"]) == 2

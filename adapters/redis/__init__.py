@@ -1,0 +1,1 @@
+"""Redis: live events shared by every instance."""

@@ -1,0 +1,1 @@
+"""OpenTelemetry: metrics exposed to Prometheus."""

@@ -1,0 +1,154 @@
+"""One contract for the LiveEvents port, run against the in-process bus and the Redis bus."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from uuid import UUID
+
+import pytest
+from redis.asyncio import Redis
+
+from adapters.memory.live_events import InProcessLiveEvents
+from adapters.redis.live_events import RedisLiveEvents
+from application.live import LiveEvent
+from application.ports.live_events import LiveEvents, SubscriberLagged
+from tests.conftest import REDIS_URL
+
+CONVERSATION = UUID(int=1)
+
+BusFactory = Callable[..., LiveEvents]
+
+
+def event(n: int, conversation: UUID = CONVERSATION) -> LiveEvent:
+    return LiveEvent(
+        type="message.delta",
+        conversation_id=conversation,
+        message_id=UUID(int=99),
+        data={"delta": f"d{n}", "nested": {"n": n}},
+    )
+
+
+@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
+async def make_bus(request: pytest.FixtureRequest, redis_prefix: str) -> AsyncIterator[BusFactory]:
+    """Makes buses that share state the way instances of one deployment do."""
+    made: list[tuple[RedisLiveEvents, Redis]] = []
+    shared_memory: list[InProcessLiveEvents] = []
+
+    def make(replay_size: int = 1000, subscriber_queue: int = 1000) -> LiveEvents:
+        if request.param == "memory":
+            if not shared_memory:
+                shared_memory.append(
+                    InProcessLiveEvents(replay_size=replay_size, subscriber_queue=subscriber_queue)
+                )
+            return shared_memory[0]
+        client = Redis.from_url(REDIS_URL)
+        bus = RedisLiveEvents(
+            client, redis_prefix, replay_size=replay_size, subscriber_queue=subscriber_queue
+        )
+        made.append((bus, client))
+        return bus
+
+    yield make
+    for bus, client in made:
+        await bus.close()
+        await client.aclose()
+
+
+async def take(events: AsyncIterator[LiveEvent], count: int) -> list[LiveEvent]:
+    async with asyncio.timeout(5):
+        return [await anext(events) for _ in range(count)]
+
+
+async def test_seq_counts_up_by_one_per_event_within_each_conversation(
+    make_bus: BusFactory,
+) -> None:
+    bus = make_bus()
+    seqs = [(await bus.publish(event(n))).seq for n in range(3)]
+    other = await bus.publish(event(0, UUID(int=2)))
+    assert (seqs, other.seq) == ([1, 2, 3], 1)
+    assert await bus.last_seq(CONVERSATION) == 3
+
+
+async def test_subscribers_receive_what_is_published_after_they_subscribed(
+    make_bus: BusFactory,
+) -> None:
+    bus = make_bus()
+    await bus.publish(event(0))
+    async with bus.subscribe(CONVERSATION) as events:
+        published = [await bus.publish(event(n)) for n in range(1, 4)]
+        received = await take(events, 3)
+    assert received == published
+    assert received[0].data == {"delta": "d1", "nested": {"n": 1}}
+
+
+async def test_replay_covers_a_gap_inside_the_buffer_and_says_none_beyond_it(
+    make_bus: BusFactory,
+) -> None:
+    bus = make_bus(replay_size=3)
+    for n in range(5):
+        await bus.publish(event(n))
+    assert [e.seq for e in await bus.replay(CONVERSATION, 2) or []] == [3, 4, 5]
+    assert await bus.replay(CONVERSATION, 1) is None
+    assert await bus.replay(CONVERSATION, 5) == []
+
+
+async def test_a_subscriber_that_falls_behind_is_dropped_not_waited_for(
+    make_bus: BusFactory,
+) -> None:
+    bus = make_bus(subscriber_queue=4)
+    async with bus.subscribe(CONVERSATION) as events:
+        for n in range(10):
+            await bus.publish(event(n))
+        received = []
+        with pytest.raises(SubscriberLagged):
+            async with asyncio.timeout(5):
+                async for item in events:
+                    received.append(item.seq)
+    assert received == [1, 2, 3]
+
+
+async def test_numbering_can_be_moved_forward_but_never_back(make_bus: BusFactory) -> None:
+    bus = make_bus()
+    await bus.ensure_seq_at_least(CONVERSATION, 10)
+    await bus.ensure_seq_at_least(CONVERSATION, 5)
+    assert (await bus.publish(event(0))).seq == 11
+
+
+async def test_instances_share_numbering_and_every_subscriber_sees_seq_order(
+    make_bus: BusFactory,
+) -> None:
+    one, two = make_bus(), make_bus()
+    async with one.subscribe(CONVERSATION) as on_one, two.subscribe(CONVERSATION) as on_two:
+        await asyncio.gather(*(bus.publish(event(n)) for n in range(50) for bus in (one, two)))
+        seen_one, seen_two = await take(on_one, 100), await take(on_two, 100)
+    assert [e.seq for e in seen_one] == list(range(1, 101))
+    assert seen_one == seen_two
+
+
+async def test_leaving_and_rejoining_a_conversation_keeps_delivery_working(
+    make_bus: BusFactory,
+) -> None:
+    bus = make_bus()
+    for _ in range(3):
+        async with bus.subscribe(CONVERSATION) as events:
+            published = await bus.publish(event(0))
+            assert await take(events, 1) == [published]
+
+
+@pytest.mark.redis
+async def test_a_broken_redis_subscription_tells_subscribers_to_catch_up(redis_prefix: str) -> None:
+    client = Redis.from_url(REDIS_URL)
+    bus = RedisLiveEvents(client, redis_prefix)
+    try:
+        async with bus.subscribe(CONVERSATION) as events:
+            await client.client_kill_filter(_type="pubsub", skipme=True)
+            with pytest.raises(SubscriberLagged):
+                async with asyncio.timeout(5):
+                    await anext(events)
+        async with bus.subscribe(CONVERSATION) as events:
+            published = await bus.publish(event(1))
+            assert await take(events, 1) == [published]
+    finally:
+        await bus.close()
+        await client.aclose()

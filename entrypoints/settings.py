@@ -207,6 +207,54 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     echo_delay_ms: Annotated[
         int, _doc("The echo model's pause between tokens, in milliseconds.", ge=0, le=60_000)
     ] = 20
+    reference_agent_first_event_ms: Annotated[
+        int,
+        _doc(
+            "The reference Agent Service's pause before a run's first event (milliseconds).",
+            ge=0,
+            le=600_000,
+        ),
+    ] = 200
+    reference_agent_event_delay_ms: Annotated[
+        int,
+        _doc(
+            "The reference Agent Service's pause between a run's events (milliseconds).",
+            ge=0,
+            le=600_000,
+        ),
+    ] = 40
+    reference_agent_heartbeat_s: Annotated[
+        float,
+        _doc(
+            "Seconds without an event before a reference Agent Service stream sends a heartbeat.",
+            gt=0,
+            le=3600,
+        ),
+    ] = 15.0
+    reference_agent_question_ttl_s: Annotated[
+        float,
+        _doc(
+            "Seconds the reference Agent Service waits for the answer to a question before the "
+            "session becomes IDLE.",
+            gt=0,
+        ),
+    ] = 300.0
+    reference_agent_session_ttl_s: Annotated[
+        float,
+        _doc(
+            "Seconds a reference Agent Service session may stay idle before it is forgotten.",
+            gt=0,
+        ),
+    ] = 3600.0
+    reference_agent_max_sessions: Annotated[
+        int,
+        _doc(
+            "Sessions the reference Agent Service holds in memory at most; beyond, new ones get "
+            "503 once idle ones are evicted.",
+            ge=1,
+            le=10_000_000,
+        ),
+    ] = 10_000
     reply_flush_interval_ms: Annotated[
         int,
         _doc("A streaming reply is written at most this often (milliseconds)…", ge=1, le=60_000),

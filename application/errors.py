@@ -11,3 +11,15 @@ class ConversationNotFound(ApplicationError):
 
 class IdempotencyKeyReused(ApplicationError):
     """An Idempotency-Key came back with a different request than the one it first named."""
+
+
+class NoAgentSession(ApplicationError):
+    """The conversation has no agent session to act on."""
+
+
+class SessionContention(ApplicationError):
+    """Concurrent changes to the conversation's agent session kept winning; try again."""
+
+
+class NotPermitted(ApplicationError):
+    """The caller's token lacks the permission this needs (or it is for another organisation)."""

@@ -32,6 +32,13 @@ def _parser() -> argparse.ArgumentParser:
     cleanup = commands.add_parser("cleanup", help="run the periodic jobs")
     cleanup.add_argument("--once", action="store_true", required=True, help="run them once")
 
+    agent = commands.add_parser(
+        "reference-agent",
+        help="run the reference Agent Service (its API key from CONVO_AGENT_API_KEY)",
+    )
+    agent.add_argument("--host", default="127.0.0.1")
+    agent.add_argument("--port", type=int, default=8900, help="0 picks a free port")
+
     token = commands.add_parser("token", help="print a development token")
     token.add_argument("--user", required=True)
     token.add_argument("--org", required=True)
@@ -55,6 +62,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from entrypoints.database import run_db_command
 
         return asyncio.run(run_db_command(settings, arguments.db_command, arguments))
+    if arguments.command == "reference-agent":
+        from entrypoints.reference_agent_runner import run_reference_agent
+
+        return run_reference_agent(settings, arguments.host, arguments.port)
     if arguments.command in ("scheduler", "cleanup"):
         from entrypoints.jobs import run_jobs
 

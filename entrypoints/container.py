@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable
+from datetime import timedelta
 
 import aiohttp
 from dependency_injector import containers, providers
@@ -24,20 +25,37 @@ from adapters.agent_service import (
 )
 from adapters.llm.echo import EchoChatModel
 from adapters.llm.openai_compatible import OpenAIChatModel, OpenAIEndpoint
+from adapters.llm.summarizer import OpenAISummarizer
 from adapters.memory.background import AsyncioBackgroundWork
 from adapters.memory.live_events import InProcessLiveEvents
 from adapters.redis.live_events import RedisLiveEvents
 from adapters.sql.engine import create_engine, ping_database
 from adapters.sql.unit_of_work import SqlUnitOfWork
+from adapters.summarizer.extractive import ExtractiveSummarizer
 from adapters.system.clock import SystemClock
 from adapters.system.ids import Uuid7Generator
 from adapters.telemetry.metrics import OpenTelemetryMetrics
+from adapters.tokenizer.tiktoken_counter import TiktokenCounter
+from application.history_builder import HistoryBuilder
 from application.reply_recorder import FlushPolicy
+from application.routing_cache import CachedOverrides, stored_overrides
+from application.use_cases.agent_progress import (
+    FinishAgentTurn,
+    PauseForQuestion,
+    RecordAgentProgress,
+)
+from application.use_cases.answer_agent_question import AnswerAgentQuestion
 from application.use_cases.create_conversation import CreateConversation
+from application.use_cases.end_agent_session import EndAgentSession, ExpireAgentSessions
 from application.use_cases.fail_interrupted_replies import FailInterruptedReplies
 from application.use_cases.follow_conversation import FollowConversation
 from application.use_cases.produce_llm_reply import ProduceLlmReply
+from application.use_cases.route_message import RouteMessage
 from application.use_cases.send_message import SendMessage
+from application.use_cases.set_routing_override import SetRoutingOverride
+from application.use_cases.start_agent_turn import StartAgentTurn
+from domain.history import Strategy, WindowPolicy
+from domain.routing import BusyPolicy, IntentKeywords, RoutingRules
 from entrypoints.scheduler import Job, Scheduler
 from entrypoints.settings import Settings
 
@@ -87,13 +105,13 @@ def agent_client_config(settings: Settings) -> AgentClientConfig:
 
 
 def _agent_client(
-    session: aiohttp.ClientSession, settings: Settings, metrics: OpenTelemetryMetrics
+    config: AgentClientConfig, session: aiohttp.ClientSession, metrics: OpenTelemetryMetrics
 ) -> AgentServiceClient:
-    return AgentServiceClient(agent_client_config(settings), session=session, metrics=metrics)
+    return AgentServiceClient(config, session=session, metrics=metrics)
 
 
-def _openai_model(session: aiohttp.ClientSession, settings: Settings) -> OpenAIChatModel:
-    endpoint = OpenAIEndpoint(
+def _llm_endpoint(settings: Settings) -> OpenAIEndpoint:
+    return OpenAIEndpoint(
         base_url=settings.llm_base_url or "",
         model=settings.llm_model,
         api_key=settings.llm_api_key.reveal() if settings.llm_api_key else None,
@@ -101,7 +119,35 @@ def _openai_model(session: aiohttp.ClientSession, settings: Settings) -> OpenAIC
         idle_timeout_s=settings.llm_idle_timeout_s,
         total_timeout_s=settings.llm_total_timeout_s,
     )
-    return OpenAIChatModel(session, endpoint)
+
+
+def _openai_model(session: aiohttp.ClientSession, settings: Settings) -> OpenAIChatModel:
+    return OpenAIChatModel(session, _llm_endpoint(settings))
+
+
+def _llm_summarizer(
+    session: aiohttp.ClientSession, settings: Settings, counter: TiktokenCounter
+) -> OpenAISummarizer:
+    return OpenAISummarizer(session, _llm_endpoint(settings), counter)
+
+
+def routing_rules(settings: Settings) -> RoutingRules:
+    return RoutingRules(
+        enabled=settings.agent_routing_enabled,
+        keywords=IntentKeywords.of(
+            settings.agent_intent_keywords.split(","), settings.agent_intent_scan_chars
+        ),
+        busy_policy=BusyPolicy(settings.agent_busy_policy),
+    )
+
+
+def window_policy(settings: Settings) -> WindowPolicy:
+    return WindowPolicy(
+        strategy=Strategy(settings.history_strategy),
+        max_messages=settings.history_max_messages,
+        max_tokens=settings.history_max_tokens,
+        summary_tokens=settings.history_summary_tokens,
+    )
 
 
 def _echo_model(settings: Settings) -> EchoChatModel:
@@ -167,12 +213,29 @@ class Adapters(containers.DeclarativeContainer):
     )
     background = providers.Singleton(AsyncioBackgroundWork)
     agent_gateway = providers.Singleton(
-        _agent_client, infrastructure.http, settings, infrastructure.metrics
+        _agent_client,
+        providers.Callable(agent_client_config, settings),  # first: says why it cannot be made
+        infrastructure.http,
+        infrastructure.metrics,
     )
     chat_model = providers.Selector(
         providers.Callable(_model_choice, settings),
         echo=providers.Singleton(_echo_model, settings),
         openai=providers.Singleton(_openai_model, infrastructure.http, settings),
+    )
+    token_counter = providers.Singleton(
+        TiktokenCounter, encoding=settings.provided.tokenizer_encoding
+    )
+    summarizer = providers.Selector(
+        settings.provided.history_summarizer,
+        extractive=providers.Singleton(ExtractiveSummarizer, token_counter),
+        llm=providers.Singleton(_llm_summarizer, infrastructure.http, settings, token_counter),
+    )
+    routing_overrides = providers.Singleton(
+        CachedOverrides,
+        load=providers.Callable(stored_overrides, uow.provider),
+        clock=infrastructure.clock,
+        ttl_s=settings.provided.routing_overrides_ttl_s,
     )
 
 
@@ -212,6 +275,67 @@ class UseCases(containers.DeclarativeContainer):
     follow_conversation = providers.Factory(
         FollowConversation, uow=adapters.uow.provider, live=adapters.live
     )
+    route_message = providers.Factory(
+        RouteMessage,
+        uow=adapters.uow.provider,
+        overrides=adapters.routing_overrides,
+        rules=providers.Callable(routing_rules, settings),
+        metrics=infrastructure.metrics,
+    )
+    set_routing_override = providers.Factory(
+        SetRoutingOverride,
+        uow=adapters.uow.provider,
+        clock=infrastructure.clock,
+        cache=adapters.routing_overrides,
+    )
+    history_builder = providers.Factory(
+        HistoryBuilder,
+        uow=adapters.uow.provider,
+        counter=adapters.token_counter,
+        summarizer=adapters.summarizer,
+        policy=providers.Callable(window_policy, settings),
+        scan_messages=settings.provided.history_scan_messages,
+    )
+    start_agent_turn = providers.Factory(
+        StartAgentTurn,
+        uow=adapters.uow.provider,
+        clock=infrastructure.clock,
+        ids=infrastructure.ids,
+        gateway=adapters.agent_gateway,
+        history=history_builder,
+        profile_name=settings.provided.agent_profile_name,
+    )
+    record_agent_progress = providers.Factory(
+        RecordAgentProgress, uow=adapters.uow.provider, clock=infrastructure.clock
+    )
+    pause_for_question = providers.Factory(
+        PauseForQuestion,
+        uow=adapters.uow.provider,
+        clock=infrastructure.clock,
+        question_ttl=providers.Callable(
+            lambda s: timedelta(seconds=s.agent_question_ttl_s), settings
+        ),
+    )
+    finish_agent_turn = providers.Factory(
+        FinishAgentTurn, uow=adapters.uow.provider, clock=infrastructure.clock
+    )
+    answer_agent_question = providers.Factory(
+        AnswerAgentQuestion,
+        uow=adapters.uow.provider,
+        clock=infrastructure.clock,
+        gateway=adapters.agent_gateway,
+    )
+    end_agent_session = providers.Factory(
+        EndAgentSession, uow=adapters.uow.provider, clock=infrastructure.clock
+    )
+    expire_agent_sessions = providers.Factory(
+        ExpireAgentSessions,
+        uow=adapters.uow.provider,
+        clock=infrastructure.clock,
+        idle_after=providers.Callable(
+            lambda s: timedelta(seconds=s.agent_session_idle_s), settings
+        ),
+    )
 
 
 class Container(containers.DeclarativeContainer):
@@ -232,6 +356,7 @@ async def open_resources(container: Container) -> None:
     """Create the process-wide resources inside the running event loop."""
     container.infrastructure.engine()
     container.infrastructure.http()
+    await asyncio.to_thread(container.adapters.token_counter().warm)
 
 
 async def settle_unfinished_work(container: Container) -> None:
@@ -288,7 +413,17 @@ def metrics_exposition(container: Container) -> bytes:
 def scheduled_jobs(container: Container) -> list[Job]:
     """The periodic jobs of this process, each safe to run on several instances at once."""
     live = container.adapters.live()
-    return [Job("prune_replay_buffers", live.prune)]
+    return [
+        Job("prune_replay_buffers", live.prune),
+        Job("expire_agent_sessions", lambda: _expire_agent_sessions(container)),
+    ]
+
+
+async def _expire_agent_sessions(container: Container) -> int:
+    """Complete idle agent sessions and abandon those whose question expired (safe on several
+    instances at once: one bulk update, and optimistic locking per abandoned session)."""
+    expired = await container.use_cases.expire_agent_sessions().execute()
+    return expired.completed + len(expired.abandoned)
 
 
 def build_scheduler(container: Container) -> Scheduler:

@@ -17,6 +17,7 @@ from entrypoints.container import build_container
 from entrypoints.database import safe_url, upgrade
 from entrypoints.http.app import API_PREFIX, create_app
 from entrypoints.logs import configure_logging
+from entrypoints.reference_agent_runner import start_embedded_agent
 from entrypoints.settings import Settings
 
 log = logging.getLogger("convo")
@@ -57,6 +58,19 @@ async def _serve(settings: Settings, listener: socket.socket, base_url: str) -> 
     if settings.auto_migrate:
         await upgrade(settings.database_url)
         log.info("database %s is at the newest revision", safe_url(settings.database_url))
+    embedded_agent = None
+    if settings.agent_service_url is None:
+        settings, embedded_agent = await start_embedded_agent(settings)
+    try:
+        await _serve_api(settings, listener, base_url, embedded_agent is not None)
+    finally:
+        if embedded_agent is not None:
+            await embedded_agent.close()
+
+
+async def _serve_api(
+    settings: Settings, listener: socket.socket, base_url: str, embedded_agent: bool
+) -> None:
     secret = settings.jwt_secret.reveal() if settings.jwt_secret else secrets.token_urlsafe(48)
     app = create_app(build_container(settings), secret)
     config = uvicorn.Config(
@@ -66,12 +80,16 @@ async def _serve(settings: Settings, listener: socket.socket, base_url: str) -> 
         lifespan="on",
         timeout_graceful_shutdown=max(settings.shutdown_grace_s, 1),
     )
-    _banner(base_url, None if settings.jwt_secret else secret)
+    _banner(base_url, None if settings.jwt_secret else secret, settings, embedded_agent)
     await uvicorn.Server(config).serve(sockets=[listener])
 
 
-def _banner(base_url: str, generated_secret: str | None) -> None:
+def _banner(
+    base_url: str, generated_secret: str | None, settings: Settings, embedded_agent: bool
+) -> None:
     lines = [f"convo is serving on {base_url} (API {base_url}{API_PREFIX}, docs {base_url}/schema)"]
+    kind = "the bundled reference service, in this process" if embedded_agent else "configured"
+    lines.append(f"Agent Service: {settings.agent_service_url} ({kind})")
     if generated_secret is not None:
         token = issue_token(generated_secret, "dev", "dev")
         lines += [

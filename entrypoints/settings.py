@@ -109,9 +109,152 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     llm_history_messages: Annotated[
         int, _doc("Newest complete messages given to the direct model as history.", ge=1, le=1000)
     ] = 20
+    agent_routing_enabled: Annotated[
+        bool,
+        _doc(
+            "Send messages to the Agent Service when the routing rules say so. false is the "
+            "rollback switch: every message goes to the direct model, whatever the overrides."
+        ),
+    ] = True
+    agent_intent_keywords: Annotated[
+        str,
+        _doc(
+            "Comma-separated keywords that route a message to the agent (any case, whole "
+            "words); `,` alone for none."
+        ),
+    ] = "search,analyze file,run code"
+    agent_intent_scan_chars: Annotated[
+        int,
+        _doc(
+            "Intent keywords are looked for in a message's first this many characters and its "
+            "last quarter as many: a keyword deep inside a pasted document is not a request.",
+            ge=100,
+            le=32_000,
+        ),
+    ] = 2000
+    agent_busy_policy: Annotated[
+        Literal["reject", "enqueue", "interrupt"],
+        _doc(
+            "What an agent-bound message does while a turn runs, for organisations without "
+            "their own policy: refuse it (409), run it after the turn, or cancel the turn."
+        ),
+    ] = "enqueue"
+    agent_profile_name: Annotated[
+        str, _doc("Agent profile a new agent session runs.", min_length=1, max_length=100)
+    ] = "default"
+    routing_overrides_ttl_s: Annotated[
+        float,
+        _doc(
+            "Seconds routing overrides stay cached per instance; a change made on another "
+            "instance is seen within this time.",
+            ge=0,
+        ),
+    ] = 5.0
+    history_strategy: Annotated[
+        Literal["last_messages", "token_budget", "summary"],
+        _doc(
+            "How the agent's history is windowed: the last messages, the newest that fit the "
+            "token budget, or those plus a summary of what falls out."
+        ),
+    ] = "token_budget"
+    history_max_messages: Annotated[
+        int, _doc("Messages kept by the `last_messages` strategy.", ge=1, le=1000)
+    ] = 10
+    history_max_tokens: Annotated[
+        int,
+        _doc(
+            "Token budget of the agent's history, input and summary included (every strategy).",
+            ge=16,
+            le=1_000_000,
+        ),
+    ] = 4000
+    history_summary_tokens: Annotated[
+        int,
+        _doc("Tokens kept for the summary (`summary` strategy); less than the budget.", ge=8),
+    ] = 400
+    history_scan_messages: Annotated[
+        int,
+        _doc(
+            "Newest messages read to build the history; older ones are neither sent nor "
+            "summarized.",
+            ge=1,
+            le=100_000,
+        ),
+    ] = 500
+    history_summarizer: Annotated[
+        Literal["extractive", "llm"],
+        _doc(
+            "Who writes the summary: a built-in extractive summarizer, or the model at "
+            "`CONVO_LLM_BASE_URL` (required then)."
+        ),
+    ] = "extractive"
+    tokenizer_encoding: Annotated[
+        Literal["o200k_base", "cl100k_base"],
+        _doc("BPE vocabulary that counts tokens (offline; counts are cached per message)."),
+    ] = "o200k_base"
+    agent_question_ttl_s: Annotated[
+        float,
+        _doc(
+            "Seconds a user has to answer an agent's question before the session is "
+            "abandoned (sooner if the agent says so).",
+            gt=0,
+        ),
+    ] = 300.0
+    agent_session_idle_s: Annotated[
+        float,
+        _doc("Seconds without interaction after which an agent session is completed.", gt=0),
+    ] = 1800.0
     echo_delay_ms: Annotated[
         int, _doc("The echo model's pause between tokens, in milliseconds.", ge=0, le=60_000)
     ] = 20
+    reference_agent_first_event_ms: Annotated[
+        int,
+        _doc(
+            "The reference Agent Service's pause before a run's first event (milliseconds).",
+            ge=0,
+            le=600_000,
+        ),
+    ] = 200
+    reference_agent_event_delay_ms: Annotated[
+        int,
+        _doc(
+            "The reference Agent Service's pause between a run's events (milliseconds).",
+            ge=0,
+            le=600_000,
+        ),
+    ] = 40
+    reference_agent_heartbeat_s: Annotated[
+        float,
+        _doc(
+            "Seconds without an event before a reference Agent Service stream sends a heartbeat.",
+            gt=0,
+            le=3600,
+        ),
+    ] = 15.0
+    reference_agent_question_ttl_s: Annotated[
+        float,
+        _doc(
+            "Seconds the reference Agent Service waits for the answer to a question before the "
+            "session becomes IDLE.",
+            gt=0,
+        ),
+    ] = 300.0
+    reference_agent_session_ttl_s: Annotated[
+        float,
+        _doc(
+            "Seconds a reference Agent Service session may stay idle before it is forgotten.",
+            gt=0,
+        ),
+    ] = 3600.0
+    reference_agent_max_sessions: Annotated[
+        int,
+        _doc(
+            "Sessions the reference Agent Service holds in memory at most; beyond, new ones get "
+            "503 once idle ones are evicted.",
+            ge=1,
+            le=10_000_000,
+        ),
+    ] = 10_000
     reply_flush_interval_ms: Annotated[
         int,
         _doc("A streaming reply is written at most this often (milliseconds)…", ge=1, le=60_000),
@@ -338,6 +481,15 @@ def _checked(settings: Settings) -> Settings:
         raise SettingsError(
             f"{env_name('agent_poll_wait_s')}: expected less than "
             f"{env_name('agent_request_timeout_s')}"
+        )
+    if settings.history_summary_tokens >= settings.history_max_tokens:
+        raise SettingsError(
+            f"{env_name('history_summary_tokens')}: expected less than "
+            f"{env_name('history_max_tokens')}"
+        )
+    if settings.history_summarizer == "llm" and settings.llm_base_url is None:
+        raise SettingsError(
+            f"{env_name('history_summarizer')}: llm needs {env_name('llm_base_url')} to be set"
         )
     if settings.redis_url is not None and not settings.redis_url.startswith(
         ("redis://", "rediss://", "unix://")

@@ -2,7 +2,7 @@
 
 Categories (Story 7): connection errors and 503 (also 429, 502, 504) are retried up to
 `unavailable_retries` times, 500 and other 5xx `server_error_retries` times, everything else
-never (408 included: see architecture/0007-no-retry-on-408.md). Waits grow 1 s, 2 s, 4 s ...
+never (408 included: see architecture/0011-no-retry-on-408.md). Waits grow 1 s, 2 s, 4 s ...
 with jitter; a `Retry-After` header (seconds or an HTTP-date) is a floor under the computed wait
 (never retry sooner than the service asked), and one asking for more than `max_retry_after_s`
 ends the retries at once.

@@ -13,7 +13,7 @@ from domain.messages import Message, MessageStatus, Role
 _m = messages.c
 
 
-def _message(row: Row) -> Message:
+def message_from_row(row: Row) -> Message:
     return Message(
         id=row.id,
         conversation_id=row.conversation_id,
@@ -51,7 +51,7 @@ class SqlMessageRepository(MessageRepository):
 
     async def _one(self, *where: object) -> Message | None:
         row = (await self._connection.execute(select(messages).where(*where))).first()
-        return None if row is None else _message(row)
+        return None if row is None else message_from_row(row)
 
     async def get(self, message_id: UUID) -> Message | None:
         return await self._one(_m.id == message_id)
@@ -79,7 +79,7 @@ class SqlMessageRepository(MessageRepository):
             query = query.where(tuple_(_m.created_at, _m.id) < tuple_(cursor.created_at, cursor.id))
         query = query.order_by(_m.created_at.desc(), _m.id.desc()).limit(limit)
         rows = (await self._connection.execute(query)).all()
-        return [_message(row) for row in reversed(rows)]
+        return [message_from_row(row) for row in reversed(rows)]
 
     async def latest(self, conversation_id: UUID, limit: int) -> Sequence[Message]:
         query = (
@@ -92,7 +92,7 @@ class SqlMessageRepository(MessageRepository):
             .limit(limit)
         )
         rows = (await self._connection.execute(query)).all()
-        return [_message(row) for row in reversed(rows)]
+        return [message_from_row(row) for row in reversed(rows)]
 
     async def save_progress(self, message: Message) -> None:
         await self._connection.execute(
@@ -132,8 +132,8 @@ class SqlMessageRepository(MessageRepository):
             .where(_m.conversation_id == conversation_id, _m.event_seq > seq)
             .order_by(_m.event_seq)
         )
-        return [_message(row) for row in await self._connection.execute(query)]
+        return [message_from_row(row) for row in await self._connection.execute(query)]
 
     async def streaming(self) -> Sequence[Message]:
         query = select(messages).where(_m.status == MessageStatus.STREAMING.value)
-        return [_message(row) for row in await self._connection.execute(query)]
+        return [message_from_row(row) for row in await self._connection.execute(query)]

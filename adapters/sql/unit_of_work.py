@@ -3,8 +3,11 @@ from typing import Self
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from adapters.sql.agent_sessions import SqlAgentSessionRepository
 from adapters.sql.conversations import SqlConversationRepository
+from adapters.sql.history import SqlHistoryRepository
 from adapters.sql.messages import SqlMessageRepository
+from adapters.sql.routing_overrides import SqlRoutingOverrideRepository
 from application.ports.unit_of_work import UnitOfWork
 
 
@@ -13,6 +16,9 @@ class SqlUnitOfWork(UnitOfWork):
 
     conversations: SqlConversationRepository
     messages: SqlMessageRepository
+    agent_sessions: SqlAgentSessionRepository
+    routing_overrides: SqlRoutingOverrideRepository
+    history: SqlHistoryRepository
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -23,6 +29,9 @@ class SqlUnitOfWork(UnitOfWork):
         await self._connection.begin()
         self.conversations = SqlConversationRepository(self._connection)
         self.messages = SqlMessageRepository(self._connection)
+        self.agent_sessions = SqlAgentSessionRepository(self._connection)
+        self.routing_overrides = SqlRoutingOverrideRepository(self._connection)
+        self.history = SqlHistoryRepository(self._connection)
         return self
 
     async def __aexit__(

@@ -2,7 +2,10 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Protocol, Self
 
+from application.ports.agent_sessions import AgentSessionRepository
+from application.ports.history import HistoryRepository
 from application.ports.repositories import ConversationRepository, MessageRepository
+from application.ports.routing_overrides import RoutingOverrideRepository
 
 
 class UnitOfWork(Protocol):
@@ -10,6 +13,9 @@ class UnitOfWork(Protocol):
 
     conversations: ConversationRepository
     messages: MessageRepository
+    agent_sessions: AgentSessionRepository
+    routing_overrides: RoutingOverrideRepository
+    history: HistoryRepository
 
     async def __aenter__(self) -> Self: ...
 

@@ -18,6 +18,7 @@ from entrypoints.container import (
     open_resources,
     settle_unfinished_work,
 )
+from entrypoints.http.admin import RoutingAdminController
 from entrypoints.http.conversations import ConversationController
 from entrypoints.http.dependencies import API_DEPENDENCIES
 from entrypoints.http.errors import EXCEPTION_HANDLERS
@@ -52,7 +53,7 @@ def create_app(container: Container, jwt_secret: str) -> Litestar:
 
     api = Router(
         path=API_PREFIX,
-        route_handlers=[ConversationController, LiveController],
+        route_handlers=[ConversationController, LiveController, RoutingAdminController],
         dependencies=API_DEPENDENCIES,
     )
     return Litestar(

@@ -10,7 +10,14 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
-from application.errors import ApplicationError, ConversationNotFound, IdempotencyKeyReused
+from application.errors import (
+    ApplicationError,
+    ConversationNotFound,
+    IdempotencyKeyReused,
+    NoAgentSession,
+    NotPermitted,
+)
+from domain.agent_sessions import QuestionExpired
 from domain.errors import DomainError, InvalidField
 from entrypoints.http.schemas import FieldProblem, Problem
 
@@ -99,12 +106,18 @@ def on_http(_: Request, error: HTTPException) -> Response[Problem]:
 def on_domain(_: Request, error: DomainError) -> Response[Problem]:
     if isinstance(error, InvalidField):
         return problem(400, str(error), [FieldProblem(field=error.field, message=error.reason)])
+    if isinstance(error, QuestionExpired):
+        return problem(410, str(error))
     return problem(409, str(error))
 
 
 def on_application(_: Request, error: ApplicationError) -> Response[Problem]:
     if isinstance(error, ConversationNotFound):
         return problem(404, "conversation not found")
+    if isinstance(error, NoAgentSession):
+        return problem(404, "no agent session")
+    if isinstance(error, NotPermitted):
+        return problem(403, str(error))
     if isinstance(error, IdempotencyKeyReused):
         return problem(
             422,

@@ -173,15 +173,21 @@ async def test_an_invalid_setting_stops_start_up_naming_the_variable(tmp_path: P
 
 
 async def test_cleanup_once_runs_every_job_and_reports_counts(tmp_path: Path) -> None:
+    env = {**os.environ, "CONVO_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'c.db'}"}
+    migrate = await asyncio.create_subprocess_exec(
+        CONVO, "db", "upgrade", cwd=tmp_path, env=env, stdout=asyncio.subprocess.DEVNULL
+    )
+    assert await asyncio.wait_for(migrate.wait(), 60) == 0
     process = await asyncio.create_subprocess_exec(
         CONVO,
         "cleanup",
         "--once",
         cwd=tmp_path,
-        env={**os.environ, "CONVO_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'c.db'}"},
+        env=env,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
     stdout, stderr = await asyncio.wait_for(process.communicate(), 60)
     assert process.returncode == 0, stderr.decode()
     assert "prune_replay_buffers: 0" in stdout.decode()
+    assert "expire_agent_sessions: 0" in stdout.decode()

@@ -15,6 +15,14 @@ from application.ports.repositories import (
 from application.ports.unit_of_work import UnitOfWork
 from domain.conversations import Conversation, Owner
 from domain.messages import Message, MessageStatus
+from tests.fakes.delegation import (
+    Checks,
+    DelegationTables,
+    FakeAgentSessionRepository,
+    FakeHistoryRepository,
+    FakeRoutingOverrideRepository,
+    check_commit,
+)
 
 
 @dataclass
@@ -24,6 +32,7 @@ class Tables:
     conversations: dict[UUID, Conversation] = field(default_factory=dict)
     messages: dict[UUID, Message] = field(default_factory=dict)
     idempotency: dict[tuple[UUID, str], UUID] = field(default_factory=dict)
+    delegation: DelegationTables = field(default_factory=DelegationTables)
     commits: int = 0
 
 
@@ -134,9 +143,17 @@ class FakeUnitOfWork(UnitOfWork):
     async def __aenter__(self) -> Self:
         self._working = copy.deepcopy(self._shared)
         self._committed = False
+        self._repositories()
+        return self
+
+    def _repositories(self) -> None:
+        self._checks = Checks()
         self.conversations = FakeConversationRepository(self._working)
         self.messages = FakeMessageRepository(self._working)
-        return self
+        delegation = self._working.delegation
+        self.agent_sessions = FakeAgentSessionRepository(delegation, self._checks)
+        self.routing_overrides = FakeRoutingOverrideRepository(delegation)
+        self.history = FakeHistoryRepository(self._working.messages, delegation)
 
     async def __aexit__(
         self,
@@ -150,13 +167,14 @@ class FakeUnitOfWork(UnitOfWork):
         for key, message_id in self._working.idempotency.items():
             if self._shared.idempotency.get(key, message_id) != message_id:
                 raise DuplicateIdempotencyKey(key[1])
+        check_commit(self._shared.delegation, self._working.delegation, self._checks)
         self._shared.conversations = self._working.conversations
         self._shared.messages = self._working.messages
         self._shared.idempotency = self._working.idempotency
+        self._shared.delegation = self._working.delegation
         self._shared.commits += 1
         self._working = copy.deepcopy(self._shared)
-        self.conversations = FakeConversationRepository(self._working)
-        self.messages = FakeMessageRepository(self._working)
+        self._repositories()
 
 
 class FakeStore:

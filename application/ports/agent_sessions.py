@@ -1,0 +1,49 @@
+"""Storage of agent sessions and their pending questions, shaped by the delegation use cases."""
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Protocol
+from uuid import UUID
+
+from domain.agent_sessions import AgentSession
+
+
+class LiveSessionExists(Exception):
+    """Another live session of the conversation was stored first (at `add` or at commit)."""
+
+
+class StaleAgentSession(Exception):
+    """The session was changed by someone else since it was read; read it again."""
+
+
+class AgentSessionRepository(Protocol):
+    async def add(self, session: AgentSession) -> None:
+        """Store a new session; raises LiveSessionExists when the conversation already has a
+        live one (at once or at commit)."""
+        ...
+
+    async def get(self, session_id: UUID) -> AgentSession | None: ...
+
+    async def live_for(self, conversation_id: UUID) -> AgentSession | None:
+        """The conversation's ACTIVE or AWAITING_USER session, with its latest question."""
+        ...
+
+    async def latest_for(self, conversation_id: UUID) -> AgentSession | None:
+        """The conversation's most recent session, live or ended."""
+        ...
+
+    async def by_agent_session_id(self, agent_session_id: str) -> AgentSession | None: ...
+
+    async def save(self, session: AgentSession) -> None:
+        """Write the session's state and question if nobody saved it since it was read, and
+        bump `session.version`; raises StaleAgentSession otherwise."""
+        ...
+
+    async def complete_idle(self, idle_since: datetime, now: datetime) -> int:
+        """End as COMPLETED, in one statement, every ACTIVE session with no turn running and
+        no interaction since `idle_since`; bumps their versions. Returns how many."""
+        ...
+
+    async def with_expired_questions(self, now: datetime, limit: int) -> Sequence[AgentSession]:
+        """Sessions AWAITING_USER whose question expired unanswered at `now`, oldest first."""
+        ...

@@ -1,0 +1,102 @@
+from __future__ import annotations
+
+from dataclasses import dataclass
+from uuid import UUID
+
+from application.agent_sessions import ATTEMPTS, AgentTurn, user_context
+from application.errors import SessionContention
+from application.history_builder import HistoryBuilder
+from application.ports.agent_gateway import AgentGateway, AgentTurnRequest
+from application.ports.agent_sessions import LiveSessionExists, StaleAgentSession
+from application.ports.clock import Clock
+from application.ports.ids import IdGenerator
+from application.ports.unit_of_work import UnitOfWorkFactory
+from application.queries import owned_conversation
+from domain.agent_sessions import AgentSession
+from domain.conversations import Conversation, Principal
+
+
+@dataclass(frozen=True, slots=True)
+class StartTurnCommand:
+    """`message_id` is the stored user message; `input` its text as routed (prefix stripped)."""
+
+    principal: Principal
+    conversation_id: UUID
+    message_id: UUID
+    input: str
+
+
+class StartAgentTurn:
+    """Start the agent's turn for a user message: the session, the history, the request.
+
+    Rules:
+    - the conversation must belong to the caller;
+    - get-or-create: the conversation's live session is joined, or a new one opened; when
+      concurrent first messages race, the partial unique index lets one session win and the
+      others join it (ADR 0007), so a conversation never has two live sessions;
+    - a turn starts only if none is running (TurnAlreadyRunning otherwise: the busy policy
+      should have queued the message) and no question is waiting (QuestionPending);
+    - the agent gets the windowed history before the message, the message as input, and the
+      owner's user context; the message id is the turn's idempotency key, so a retried call
+      never runs the turn twice on the agent's side;
+    - nothing is held open while the agent works: the returned events are read by the caller.
+    """
+
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        clock: Clock,
+        ids: IdGenerator,
+        gateway: AgentGateway,
+        history: HistoryBuilder,
+        profile_name: str,
+    ) -> None:
+        self._uow = uow
+        self._clock = clock
+        self._ids = ids
+        self._gateway = gateway
+        self._history = history
+        self._profile_name = profile_name
+
+    async def execute(self, command: StartTurnCommand) -> AgentTurn:
+        conversation, session, opened = await self._begin(command)
+        history = await self._history.build(conversation.id, command.message_id, command.input)
+        request = AgentTurnRequest(
+            profile_name=session.profile_name,
+            input=history.input,
+            chat_history=history.chat_history,
+            user_context=user_context(conversation, command.principal),
+            session_id=session.agent_session_id,
+            idempotency_key=str(command.message_id),
+            correlation_id=str(command.message_id),
+        )
+        return AgentTurn(session, request, self._gateway.execute_agent(request), opened)
+
+    async def _begin(self, command: StartTurnCommand) -> tuple[Conversation, AgentSession, bool]:
+        for _ in range(ATTEMPTS):
+            try:
+                return await self._get_or_create(command)
+            except (LiveSessionExists, StaleAgentSession):
+                continue
+        raise SessionContention(str(command.conversation_id))
+
+    async def _get_or_create(
+        self, command: StartTurnCommand
+    ) -> tuple[Conversation, AgentSession, bool]:
+        now = self._clock.now()
+        async with self._uow() as uow:
+            conversation = await owned_conversation(
+                uow, command.principal.owner, command.conversation_id
+            )
+            session = await uow.agent_sessions.live_for(conversation.id)
+            opened = session is None
+            if session is None:
+                session = AgentSession.open(
+                    self._ids.new_id(), conversation.id, self._profile_name, now
+                )
+                await uow.agent_sessions.add(session)
+            else:
+                session.begin_turn(now)
+                await uow.agent_sessions.save(session)
+            await uow.commit()
+        return conversation, session, opened

@@ -1,0 +1,227 @@
+"""One contract for the delegation storage ports, run against the SQL adapter on SQLite and
+PostgreSQL and against the in-memory fake, so that the fake cannot drift."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from uuid import UUID
+
+import pytest
+
+from adapters.sql.engine import create_engine
+from adapters.sql.unit_of_work import SqlUnitOfWork
+from application.ports.agent_sessions import LiveSessionExists, StaleAgentSession
+from application.ports.unit_of_work import UnitOfWorkFactory
+from domain.agent_sessions import AgentSession, PendingQuestion, SessionStatus
+from domain.conversations import Conversation, Owner
+from domain.messages import Message
+from domain.routing import BusyPolicy, Override, Overrides
+from tests.conftest import BACKENDS, empty_database
+from tests.fakes.storage import FakeStore
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+ALICE = Owner("acme", "alice")
+
+
+@pytest.fixture(params=["fake", *BACKENDS])
+async def uow(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[UnitOfWorkFactory]:
+    if request.param == "fake":
+        yield FakeStore().uow
+        return
+    engine = create_engine(await empty_database(request, request.param, tmp_path))
+    yield lambda: SqlUnitOfWork(engine)
+    await engine.dispose()
+
+
+def at(seconds: float) -> datetime:
+    return T0 + timedelta(seconds=seconds)
+
+
+async def conversation(uow: UnitOfWorkFactory, n: int = 1) -> Conversation:
+    made = Conversation.start(UUID(int=n), ALICE, f"c{n}", T0)
+    async with uow() as tx:
+        await tx.conversations.add(made)
+        await tx.commit()
+    return made
+
+
+async def stored_session(uow: UnitOfWorkFactory, n: int = 100, conversation_n: int = 1):
+    session = AgentSession.open(UUID(int=n), UUID(int=conversation_n), "default", at(0))
+    async with uow() as tx:
+        await tx.agent_sessions.add(session)
+        await tx.commit()
+    return session
+
+
+async def test_a_session_round_trips_in_both_directions(uow: UnitOfWorkFactory) -> None:
+    await conversation(uow)
+    session = await stored_session(uow)
+    session.bind("agent-7")
+    session.record_event(3, at(5))
+    async with uow() as tx:
+        await tx.agent_sessions.save(session)
+        await tx.commit()
+    async with uow() as tx:
+        by_conversation = await tx.agent_sessions.live_for(UUID(int=1))
+        by_agent = await tx.agent_sessions.by_agent_session_id("agent-7")
+        by_id = await tx.agent_sessions.get(session.id)
+    assert by_conversation == by_agent == by_id == session
+    assert by_id is not None and by_id.version == 1 and by_id.turn_running
+    assert by_id.last_interaction_at.tzinfo is not None
+
+
+async def test_a_conversation_has_at_most_one_live_session(uow: UnitOfWorkFactory) -> None:
+    await conversation(uow)
+    await stored_session(uow, 100)
+    with pytest.raises(LiveSessionExists):
+        async with uow() as tx:
+            await tx.agent_sessions.add(AgentSession.open(UUID(int=101), UUID(int=1), "p", at(1)))
+            await tx.commit()
+    async with uow() as tx:
+        assert await tx.agent_sessions.get(UUID(int=101)) is None
+
+
+async def test_an_ended_session_makes_room_for_a_new_one(uow: UnitOfWorkFactory) -> None:
+    await conversation(uow)
+    first = await stored_session(uow, 100)
+    first.complete(at(1))
+    async with uow() as tx:
+        await tx.agent_sessions.save(first)
+        await tx.commit()
+    second = await stored_session(uow, 101)
+    async with uow() as tx:
+        assert (await tx.agent_sessions.live_for(UUID(int=1))) == second
+        latest = await tx.agent_sessions.latest_for(UUID(int=1))
+        assert latest is not None and latest.id == second.id
+
+
+async def test_a_save_over_a_newer_version_is_refused(uow: UnitOfWorkFactory) -> None:
+    await conversation(uow)
+    await stored_session(uow)
+    async with uow() as tx:
+        mine = await tx.agent_sessions.get(UUID(int=100))
+    async with uow() as tx:
+        theirs = await tx.agent_sessions.get(UUID(int=100))
+        assert theirs is not None
+        theirs.end_turn(at(1))
+        await tx.agent_sessions.save(theirs)
+        await tx.commit()
+    assert mine is not None
+    mine.fail(at(2))
+    with pytest.raises(StaleAgentSession):
+        async with uow() as tx:
+            await tx.agent_sessions.save(mine)
+            await tx.commit()
+    async with uow() as tx:
+        stored = await tx.agent_sessions.get(UUID(int=100))
+    assert stored is not None and stored.status is SessionStatus.ACTIVE and stored.version == 1
+
+
+async def test_the_pending_question_is_stored_with_its_answer(uow: UnitOfWorkFactory) -> None:
+    await conversation(uow)
+    session = await stored_session(uow)
+    session.ask(PendingQuestion("q1", "Which?", at(1), at(301), ("a", "b")), at(1))
+    async with uow() as tx:
+        await tx.agent_sessions.save(session)
+        await tx.commit()
+    async with uow() as tx:
+        waiting = await tx.agent_sessions.live_for(UUID(int=1))
+    assert waiting == session and waiting.question is not None
+    assert waiting.question.choices == ("a", "b")
+    waiting.answer("q1", "b", at(2))
+    async with uow() as tx:
+        await tx.agent_sessions.save(waiting)
+        await tx.commit()
+    async with uow() as tx:
+        answered = await tx.agent_sessions.get(session.id)
+    assert answered is not None and answered.question is not None
+    assert (answered.question.answer, answered.question.answered_at) == ("b", at(2))
+    assert answered.status is SessionStatus.ACTIVE
+
+
+async def test_idle_sessions_complete_in_bulk_with_their_versions_bumped(
+    uow: UnitOfWorkFactory,
+) -> None:
+    for n in (1, 2, 3):
+        await conversation(uow, n)
+    idle, running, recent = [await stored_session(uow, 100 + n, n) for n in (1, 2, 3)]
+    idle.end_turn(at(1))
+    recent.end_turn(at(1000))
+    async with uow() as tx:
+        await tx.agent_sessions.save(idle)
+        await tx.agent_sessions.save(recent)
+        await tx.commit()
+    async with uow() as tx:
+        assert await tx.agent_sessions.complete_idle(at(500), at(2000)) == 1
+        await tx.commit()
+    async with uow() as tx:
+        done = await tx.agent_sessions.get(idle.id)
+        assert done is not None and done.status is SessionStatus.COMPLETED
+        assert done.version == idle.version + 1
+        assert (await tx.agent_sessions.get(running.id)).status is SessionStatus.ACTIVE  # type: ignore[union-attr]
+        assert (await tx.agent_sessions.get(recent.id)).status is SessionStatus.ACTIVE  # type: ignore[union-attr]
+
+
+async def test_sessions_with_expired_questions_are_found_oldest_first(
+    uow: UnitOfWorkFactory,
+) -> None:
+    for n in (1, 2, 3):
+        await conversation(uow, n)
+    sessions = [await stored_session(uow, 100 + n, n) for n in (1, 2, 3)]
+    for session, expires in zip(sessions, (200, 100, 900), strict=True):
+        session.ask(PendingQuestion("q", "?", at(1), at(expires)), at(1))
+        async with uow() as tx:
+            await tx.agent_sessions.save(session)
+            await tx.commit()
+    async with uow() as tx:
+        found = await tx.agent_sessions.with_expired_questions(at(300), 10)
+    assert [s.id.int for s in found] == [102, 101]
+
+
+async def test_sessions_go_with_their_conversation(uow: UnitOfWorkFactory) -> None:
+    await conversation(uow)
+    await stored_session(uow)
+    async with uow() as tx:
+        assert await tx.agent_sessions.latest_for(UUID(int=1)) is not None
+        assert await tx.agent_sessions.latest_for(UUID(int=2)) is None
+
+
+async def test_routing_overrides_per_organisation_and_user(uow: UnitOfWorkFactory) -> None:
+    async with uow() as tx:
+        assert await tx.routing_overrides.for_owner(ALICE) == Overrides()
+        await tx.routing_overrides.put("acme", None, Override(True, BusyPolicy.REJECT), T0)
+        await tx.routing_overrides.put("acme", "alice", Override(False), T0)
+        await tx.routing_overrides.put("acme", "bob", Override(True), T0)
+        await tx.routing_overrides.put("acme", "alice", Override(None), at(1))
+        await tx.commit()
+    async with uow() as tx:
+        overrides = await tx.routing_overrides.for_owner(ALICE)
+        assert overrides == Overrides(org=Override(True, BusyPolicy.REJECT), user=Override())
+        assert await tx.routing_overrides.users_of("acme") == [
+            ("alice", Override()),
+            ("bob", Override(True)),
+        ]
+        assert await tx.routing_overrides.delete("acme", None) is True
+        assert await tx.routing_overrides.delete("acme", None) is False
+        await tx.commit()
+    async with uow() as tx:
+        assert (await tx.routing_overrides.for_owner(ALICE)).org == Override()
+
+
+async def test_token_counts_are_remembered_per_vocabulary(uow: UnitOfWorkFactory) -> None:
+    made = await conversation(uow)
+    async with uow() as tx:
+        for n in range(3):
+            await tx.messages.add(Message.from_user(UUID(int=10 + n), made.id, f"m{n}", at(n)))
+        await tx.commit()
+    async with uow() as tx:
+        assert [t for _, t in await tx.history.recent(made.id, 10, "o200k_base")] == [None] * 3
+        await tx.history.remember_token_counts("o200k_base", {UUID(int=10): 4, UUID(int=12): 6})
+        await tx.commit()
+    async with uow() as tx:
+        recent = await tx.history.recent(made.id, 2, "o200k_base")
+        other = await tx.history.recent(made.id, 10, "cl100k_base")
+    assert [(m.content, t) for m, t in recent] == [("m1", None), ("m2", 6)]
+    assert [t for _, t in other] == [None] * 3

@@ -5,7 +5,8 @@ reads runs of `long N` (N answer chunks and COMPLETE) two ways, alternating, on 
 session: a bare aiohttp read of the execute response (bytes only, no parsing), and
 `AgentServiceClient.execute_agent`, which parses, decodes, maps to domain values, checks ids and
 watches the stream. Prints the median events/s of each way and their ratio, for one stream at a
-time and for several concurrent ones.
+time and for several concurrent ones. Then the client's own ceiling: the same events replayed
+by an in-process server from memory in 64 KiB writes, as fast as loopback carries them.
 
     python benchmarks/agent_client_stream.py [--chunks 10000] [--runs 7] [--concurrency 8]
 """
@@ -22,6 +23,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 
 import aiohttp
+from aiohttp import web
 
 from adapters.agent_service import AgentClientConfig, AgentServiceClient
 from application.ports.agent_gateway import AgentTurnRequest, UserContext
@@ -120,6 +122,42 @@ async def measure(url: str, chunks: int, runs: int, concurrency: int) -> None:
             print(f"  client / bare read: {ratio:.2f}x")
 
 
+def recorded(chunks: int) -> bytes:
+    session = str(uuid.uuid4())
+    events = [
+        f'id: {n}\nevent: ANSWER_CHUNK\ndata: {{"session_id":"{session}","text":"part {n} "}}\n\n'
+        for n in range(1, chunks + 1)
+    ]
+    events.append(f'id: {chunks + 1}\nevent: COMPLETE\ndata: {{"session_id":"{session}"}}\n\n')
+    return "".join(events).encode()
+
+
+async def ceiling(chunks: int, runs: int) -> None:
+    """The client alone: a server that only copies a recorded stream out of memory."""
+    stream = recorded(chunks)
+
+    async def replay(request: web.Request) -> web.StreamResponse:
+        await request.read()
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        for start in range(0, len(stream), 65536):
+            await response.write(stream[start : start + 65536])
+        return response
+
+    app = web.Application()
+    app.router.add_post("/api/v1/agent/execute", replay)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    url = f"http://127.0.0.1:{runner.addresses[0][1]}"
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None)) as http:
+        client = AgentServiceClient(AgentClientConfig(base_url=url, api_key=KEY), session=http)
+        rates = [await rate(lambda: client_read(client, chunks), 1) for _ in range(runs)]
+    await runner.cleanup()
+    print(f"\nclient ceiling on a recorded stream of {chunks + 1:,} events (same process):")
+    print(f"  AgentServiceClient   {statistics.median(rates) / 1000:8.1f} k events/s (median)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--chunks", type=int, default=10_000, help="answer chunks per run")
@@ -129,6 +167,7 @@ def main() -> None:
     child, url = start_server()
     try:
         asyncio.run(measure(url, args.chunks, args.runs, args.concurrency))
+        asyncio.run(ceiling(args.chunks * 10, args.runs))
     finally:
         child.terminate()
         child.wait(timeout=10)

@@ -13,7 +13,9 @@ from application.ports.agent_gateway import (
     AgentUnavailable,
     UserContext,
 )
+from domain.agent_events import TurnCompleted
 from entrypoints.container import agent_client_config, build_container, close_resources
+from entrypoints.reference_agent_runner import start_embedded_agent
 from entrypoints.settings import SettingsError, load_settings
 
 KEY = "wiring-key-7d1e"
@@ -99,3 +101,19 @@ async def test_the_gateway_counts_into_the_process_metrics() -> None:
     exposition = container.infrastructure.metrics().exposition().decode()
     assert 'convo_agent_client_retries_total{call="execute",reason="connection"} 3.0' in exposition
     await close_resources(container, grace_s=0)
+
+
+async def test_the_wired_gateway_runs_a_turn_on_the_embedded_reference_service() -> None:
+    plain = load_settings(
+        {"CONVO_REFERENCE_AGENT_FIRST_EVENT_MS": "1", "CONVO_REFERENCE_AGENT_EVENT_DELAY_MS": "1"}
+    )
+    settings, embedded = await start_embedded_agent(plain)
+    container = build_container(settings)
+    try:
+        turn = AgentTurnRequest("default", "search the docs", [], UserContext("u", "o"))
+        events = [event async for event in container.adapters.agent_gateway().execute_agent(turn)]
+        assert isinstance(events[-1], TurnCompleted)
+        assert await container.adapters.agent_gateway().health()
+    finally:
+        await close_resources(container, grace_s=0)
+        await embedded.close()

@@ -17,6 +17,12 @@ import aiohttp
 from dependency_injector import containers, providers
 from redis.asyncio import Redis
 
+from adapters.agent_service import (
+    AgentClientConfig,
+    AgentServiceClient,
+    BackoffSchedule,
+    RetryPolicy,
+)
 from adapters.llm.echo import EchoChatModel
 from adapters.llm.openai_compatible import OpenAIChatModel, OpenAIEndpoint
 from adapters.llm.summarizer import OpenAISummarizer
@@ -56,12 +62,52 @@ from entrypoints.settings import Settings
 log = logging.getLogger(__name__)
 
 
-def _http_session() -> aiohttp.ClientSession:
+def _http_session(settings: Settings) -> aiohttp.ClientSession:
     """One pooled HTTP client per process; each adapter sets its own per-call timeouts."""
     return aiohttp.ClientSession(
-        connector=aiohttp.TCPConnector(limit=200, limit_per_host=100),
+        connector=aiohttp.TCPConnector(
+            limit=settings.http_pool_size, limit_per_host=settings.http_pool_size_per_host
+        ),
         timeout=aiohttp.ClientTimeout(total=None),
     )
+
+
+def agent_client_config(settings: Settings) -> AgentClientConfig:
+    """The Agent Service client's configuration from the `CONVO_AGENT_*` settings."""
+    if not settings.agent_service_url:
+        raise RuntimeError(
+            "CONVO_AGENT_SERVICE_URL is not set and no reference Agent Service was started"
+        )
+    backoff = BackoffSchedule(
+        base_s=settings.agent_backoff_base_s, jitter=settings.agent_backoff_jitter
+    )
+    return AgentClientConfig(
+        base_url=settings.agent_service_url,
+        api_key=settings.agent_api_key.reveal() if settings.agent_api_key else "",
+        connect_timeout_s=settings.agent_connect_timeout_s,
+        headers_timeout_s=settings.agent_headers_timeout_s,
+        heartbeat_interval_s=settings.agent_heartbeat_interval_s,
+        stream_timeout_s=settings.agent_stream_timeout_s,
+        request_timeout_s=settings.agent_request_timeout_s,
+        retry=RetryPolicy(
+            unavailable_retries=settings.agent_unavailable_retries,
+            server_error_retries=settings.agent_server_error_retries,
+            backoff=backoff,
+            max_retry_after_s=settings.agent_max_retry_after_s,
+        ),
+        reconnect_attempts=settings.agent_reconnect_attempts,
+        reconnect_backoff=backoff,
+        poll_interval_s=settings.agent_poll_interval_s,
+        poll_wait_s=settings.agent_poll_wait_s,
+        pool_limit=settings.http_pool_size,
+        pool_limit_per_host=settings.http_pool_size_per_host,
+    )
+
+
+def _agent_client(
+    config: AgentClientConfig, session: aiohttp.ClientSession, metrics: OpenTelemetryMetrics
+) -> AgentServiceClient:
+    return AgentServiceClient(config, session=session, metrics=metrics)
 
 
 def _llm_endpoint(settings: Settings) -> OpenAIEndpoint:
@@ -135,7 +181,7 @@ class Infrastructure(containers.DeclarativeContainer):
         url=settings.provided.database_url,
         pool_size=settings.provided.database_pool_size,
     )
-    http = providers.Singleton(_http_session)
+    http = providers.Singleton(_http_session, settings)
     redis = providers.Singleton(_redis_client, settings)
     metrics = providers.Singleton(OpenTelemetryMetrics)
     clock = providers.Singleton(SystemClock)
@@ -166,6 +212,12 @@ class Adapters(containers.DeclarativeContainer):
         ),
     )
     background = providers.Singleton(AsyncioBackgroundWork)
+    agent_gateway = providers.Singleton(
+        _agent_client,
+        providers.Callable(agent_client_config, settings),  # first: says why it cannot be made
+        infrastructure.http,
+        infrastructure.metrics,
+    )
     chat_model = providers.Selector(
         providers.Callable(_model_choice, settings),
         echo=providers.Singleton(_echo_model, settings),
@@ -185,8 +237,6 @@ class Adapters(containers.DeclarativeContainer):
         clock=infrastructure.clock,
         ttl_s=settings.provided.routing_overrides_ttl_s,
     )
-    # The Agent Service client (AgentServiceClient, issue 4) is provided here when it lands.
-    agent_gateway = providers.Dependency()
 
 
 class UseCases(containers.DeclarativeContainer):

@@ -322,6 +322,88 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
             "only this key."
         ),
     ] = None
+    agent_connect_timeout_s: Annotated[
+        float, _doc("Seconds to open a connection to the Agent Service.", gt=0)
+    ] = 10.0
+    agent_headers_timeout_s: Annotated[
+        float,
+        _doc(
+            "Seconds an Agent Service call may wait for its response headers; later is a "
+            "timeout, not retried.",
+            gt=0,
+        ),
+    ] = 60.0
+    agent_heartbeat_interval_s: Annotated[
+        float,
+        _doc(
+            "The Agent Service's heartbeat interval: a stream silent for three of them (no byte, "
+            "heartbeats included) is dead and is resumed.",
+            gt=0,
+        ),
+    ] = 15.0
+    agent_stream_timeout_s: Annotated[
+        float,
+        _doc(
+            "Seconds one agent run may take from execute to its terminal event, reconnections "
+            "and polling included; past it the run fails with a timeout.",
+            gt=0,
+        ),
+    ] = 300.0
+    agent_request_timeout_s: Annotated[
+        float, _doc("Seconds a session status or poll call may take, retries included.", gt=0)
+    ] = 10.0
+    agent_unavailable_retries: Annotated[
+        int,
+        _doc("Retries of an Agent Service call after connection errors or 503.", ge=0, le=10),
+    ] = 3
+    agent_server_error_retries: Annotated[
+        int, _doc("Retries of an Agent Service call after a 500.", ge=0, le=10)
+    ] = 1
+    agent_backoff_base_s: Annotated[
+        float,
+        _doc(
+            "First wait before a retry or reconnection; each next one doubles (1 s, 2 s, 4 s).",
+            gt=0,
+        ),
+    ] = 1.0
+    agent_backoff_jitter: Annotated[
+        float, _doc("Each wait is spread by up to this fraction of itself, up or down.", ge=0, lt=1)
+    ] = 0.25
+    agent_max_retry_after_s: Annotated[
+        float,
+        _doc("A `Retry-After` asking for longer than this many seconds ends the retries.", ge=0),
+    ] = 30.0
+    agent_reconnect_attempts: Annotated[
+        int,
+        _doc(
+            "Failed reconnections to a broken stream, in a row, before the run is polled "
+            "instead; every event received resets the count.",
+            ge=0,
+            le=100,
+        ),
+    ] = 3
+    agent_poll_interval_s: Annotated[
+        float, _doc("Pause between polls that found no new event (poll fallback).", gt=0)
+    ] = 1.0
+    agent_poll_wait_s: Annotated[
+        float,
+        _doc(
+            "How long one poll may wait on the Agent Service for a new event (long polling); "
+            "must be shorter than `CONVO_AGENT_REQUEST_TIMEOUT_S`.",
+            ge=0,
+        ),
+    ] = 5.0
+    http_pool_size: Annotated[
+        int,
+        _doc(
+            "Connections the process's HTTP client (Agent Service, model API) keeps open at "
+            "most; each running agent stream holds one.",
+            ge=1,
+        ),
+    ] = 400
+    http_pool_size_per_host: Annotated[
+        int, _doc("…of which at most this many to one host.", ge=1)
+    ] = 200
 
 
 class SettingsError(Exception):
@@ -395,6 +477,11 @@ def _checked(settings: Settings) -> Settings:
         )
     if settings.jwt_secret is not None and len(settings.jwt_secret.reveal()) < 32:
         raise SettingsError(f"{env_name('jwt_secret')}: expected at least 32 characters")
+    if settings.agent_poll_wait_s >= settings.agent_request_timeout_s:
+        raise SettingsError(
+            f"{env_name('agent_poll_wait_s')}: expected less than "
+            f"{env_name('agent_request_timeout_s')}"
+        )
     if settings.history_summary_tokens >= settings.history_max_tokens:
         raise SettingsError(
             f"{env_name('history_summary_tokens')}: expected less than "

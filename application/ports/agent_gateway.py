@@ -56,8 +56,26 @@ class RemoteSessionStatus:
     pending_question: QuestionAsked | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class AgentEventPage:
+    """The events of a session after some id, as the poll fallback reads them, and whether the
+    session's run has ended (no more events will follow until the next turn)."""
+
+    events: tuple[AgentEvent, ...]
+    ended: bool
+
+
 class AgentGatewayError(Exception):
-    """The Agent Service could not serve a call. Messages never carry the API key."""
+    """The Agent Service could not serve a call. Messages never carry the API key.
+
+    `status` is the HTTP status that ended the call, if one did; `server_message` what the
+    service said about it (for 400 and 422, the reason the request was refused).
+    """
+
+    def __init__(self, message: str, *, status: int | None = None, server_message: str = ""):
+        super().__init__(message)
+        self.status = status
+        self.server_message = server_message
 
 
 class AgentUnavailable(AgentGatewayError):
@@ -77,7 +95,8 @@ class AgentAuthFailed(AgentGatewayError):
 
 
 class AgentConflict(AgentGatewayError):
-    """A run is already in progress in that session (409)."""
+    """The session does not accept the call now (409): a run is in progress, a question is
+    pending, or the answer does not fit the pending question."""
 
 
 class AgentSessionNotFound(AgentGatewayError):
@@ -89,7 +108,8 @@ class AgentProtocolError(AgentGatewayError):
 
 
 class AgentStreamLost(AgentGatewayError):
-    """A started run could not be followed to its end: resuming and polling both failed."""
+    """A started run could not be followed to its end: resuming and polling both failed, or
+    the service no longer holds its events (410)."""
 
 
 class AgentGateway(Protocol):
@@ -99,9 +119,16 @@ class AgentGateway(Protocol):
         terminal event or raises an AgentGatewayError; never ends silently."""
         ...
 
-    def resume(self, session_id: str, last_event_id: int) -> AsyncIterator[AgentEvent]:
-        """Follow a session's run from after `last_event_id` to its terminal event, without
-        executing anything again (used after a restart of this service)."""
+    def resume(self, session_id: str, last_event_id: int | None) -> AsyncIterator[AgentEvent]:
+        """Follow a session's run from after `last_event_id` (None: from the first event of
+        the session's latest run) to its terminal event, without executing anything again
+        (used after a restart of this service)."""
+        ...
+
+    async def poll_events(self, session_id: str, after: int | None) -> AgentEventPage:
+        """The session's events after event `after` (None: from the first event of its latest
+        run) up to the next terminal event, without streaming: the fallback when a stream
+        cannot be resumed."""
         ...
 
     async def get_session_status(self, session_id: str) -> RemoteSessionStatus: ...

@@ -81,9 +81,9 @@ def test_a_turn_runs_through_the_wired_use_cases(wired) -> None:  # type: ignore
     assert session.status is SessionStatus.ACTIVE and session.last_event_id == 9
 
 
-def test_without_an_agent_gateway_the_turn_use_cases_are_not_available(database_url: str) -> None:
+def test_without_an_agent_service_url_the_turn_use_cases_say_why(database_url: str) -> None:
     container = build_container(settings_for(database_url))
-    with pytest.raises(Exception, match="agent_gateway"):
+    with pytest.raises(RuntimeError, match="CONVO_AGENT_SERVICE_URL is not set"):
         container.use_cases.start_agent_turn()
 
 

@@ -11,6 +11,7 @@ from datetime import datetime
 from uuid import UUID
 
 from application.ports.agent_gateway import (
+    AgentEventPage,
     AgentGateway,
     AgentGatewayError,
     AgentTurnRequest,
@@ -203,11 +204,24 @@ class ScriptedAgentGateway(AgentGateway):
         if self.fail_with is not None and self.fail_after >= len(script):
             raise self.fail_with
 
-    async def resume(self, session_id: str, last_event_id: int) -> AsyncIterator[AgentEvent]:
-        for script in self.scripts:
-            for event in script:
-                if event.event_id > last_event_id:
-                    yield event
+    async def resume(self, session_id: str, last_event_id: int | None) -> AsyncIterator[AgentEvent]:
+        for event in self._after(last_event_id):
+            yield event
+
+    async def poll_events(self, session_id: str, after: int | None) -> AgentEventPage:
+        events = tuple(self._after(after))
+        return AgentEventPage(events=events, ended=bool(events) and events[-1].is_terminal)
+
+    def _after(self, last_event_id: int | None) -> list[AgentEvent]:
+        """The scripted events after `last_event_id` (None: from the first) up to and
+        including the next terminal one, as a run's resume or poll returns them."""
+        floor = 0 if last_event_id is None else last_event_id
+        found: list[AgentEvent] = []
+        for event in (e for script in self.scripts for e in script if e.event_id > floor):
+            found.append(event)
+            if event.is_terminal:
+                break
+        return found
 
     async def get_session_status(self, session_id: str) -> RemoteSessionStatus:
         return self.statuses[session_id]

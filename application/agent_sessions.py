@@ -24,10 +24,11 @@ ATTEMPTS = 5
 class AgentTurn:
     """A turn handed to the live event processor: iterate `events` to its terminal event and
     report progress with the session's id. `opened` is False when the call joined the live
-    session another request had opened."""
+    session another request had opened. `request` is None for a turn resumed after a
+    restart (nothing is sent again)."""
 
     session: AgentSession
-    request: AgentTurnRequest
+    request: AgentTurnRequest | None
     events: AsyncIterator[AgentEvent]
     opened: bool = False
 

@@ -23,3 +23,8 @@ class SessionContention(ApplicationError):
 
 class NotPermitted(ApplicationError):
     """The caller's token lacks the permission this needs (or it is for another organisation)."""
+
+
+class AgentBusy(ApplicationError):
+    """The agent is working on an earlier message and the organisation refuses new ones
+    meanwhile (busy policy `reject`)."""

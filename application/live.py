@@ -8,7 +8,7 @@ from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
-from domain.messages import Message, MessageStatus, Role
+from domain.messages import AgentReplyInfo, Message, MessageStatus, Role
 
 ENVELOPE_VERSION = 1
 
@@ -18,6 +18,14 @@ class EventType(StrEnum):
     MESSAGE_DELTA = "message.delta"
     MESSAGE_COMPLETED = "message.completed"
     MESSAGE_FAILED = "message.failed"
+    AGENT_THINKING = "agent.thinking"
+    AGENT_TOOL_STARTED = "agent.tool_started"
+    AGENT_TOOL_FINISHED = "agent.tool_finished"
+    AGENT_QUESTION = "agent.question"
+    AGENT_QUESTION_EXPIRED = "agent.question_expired"
+    AGENT_COMPLETED = "agent.completed"
+    AGENT_ERROR = "agent.error"
+    NOTICE = "notice"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -36,8 +44,9 @@ class LiveEvent:
 
 
 def message_payload(message: Message) -> dict[str, Any]:
-    """A message as clients see it, in events and in the HTTP API alike."""
-    return {
+    """A message as clients see it, in events and in the HTTP API alike. Replies written by
+    the agent add `agent`; other messages keep exactly the baseline shape."""
+    payload: dict[str, Any] = {
         "id": message.id,
         "conversation_id": message.conversation_id,
         "role": message.role.value,
@@ -45,6 +54,37 @@ def message_payload(message: Message) -> dict[str, Any]:
         "status": message.status.value,
         "created_at": message.created_at,
     }
+    if message.agent is not None:
+        payload["agent"] = agent_payload(message.agent)
+    return payload
+
+
+def agent_payload(info: AgentReplyInfo) -> dict[str, Any]:
+    return {
+        "session_id": info.session_id,
+        "tools": [
+            {
+                "call_id": use.call_id,
+                "tool": use.tool,
+                "status": use.status.value,
+                "duration_ms": use.duration_ms,
+            }
+            for use in info.tools
+        ],
+        "question_id": info.question_id,
+    }
+
+
+def about_reply(event_type: EventType, reply: Message, **data: Any) -> LiveEvent:
+    """An agent event concerning a reply (`message_id` is the reply's id)."""
+    return LiveEvent(
+        type=event_type, conversation_id=reply.conversation_id, message_id=reply.id, data=data
+    )
+
+
+def about_conversation(event_type: EventType, conversation_id: UUID, **data: Any) -> LiveEvent:
+    """An event about the conversation as a whole (`message_id` is null)."""
+    return LiveEvent(type=event_type, conversation_id=conversation_id, message_id=None, data=data)
 
 
 def message_created(message: Message) -> LiveEvent:

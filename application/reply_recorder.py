@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from application.live import message_finished
 from application.ports.clock import Clock
 from application.ports.live_events import LiveEvents
-from application.ports.unit_of_work import UnitOfWorkFactory
+from application.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from domain.messages import Message
 
 
@@ -35,6 +35,7 @@ class ReplyRecorder:
         self._clock = clock
         self._policy = policy
         self._pending_chars = 0
+        self._dirty = False
         self._last_flush = clock.monotonic()
 
     def append(self, delta: str, seq: int) -> None:
@@ -45,25 +46,43 @@ class ReplyRecorder:
     def note(self, seq: int) -> None:
         """Remember that an event with this seq was published for the reply."""
         self.reply.event_seq = max(self.reply.event_seq, seq)
+        self._dirty = True
 
     def due(self) -> bool:
         waited = self._clock.monotonic() - self._last_flush
         return self._pending_chars >= self._policy.max_chars or (
-            self._pending_chars > 0 and waited >= self._policy.interval_s
+            self._dirty and waited >= self._policy.interval_s
         )
+
+    def seconds_until_due(self) -> float:
+        """How long the stream may stay quiet before what is waiting should be written."""
+        if not self._dirty:
+            return self._policy.interval_s
+        return max(0.0, self._policy.interval_s - (self._clock.monotonic() - self._last_flush))
 
     async def flush(self) -> None:
         async with self._uow() as uow:
-            await uow.messages.save_progress(self.reply)
+            await self._write(uow)
             await uow.commit()
+        self._flushed()
+
+    async def _write(self, uow: UnitOfWork) -> None:
+        await uow.messages.save_progress(self.reply)
+
+    def _flushed(self) -> None:
         self._pending_chars = 0
+        self._dirty = False
         self._last_flush = self._clock.monotonic()
 
     async def finish(self, live: LiveEvents, reason: str | None = None) -> None:
         """Store the final state (the reply must be complete or failed), then announce it."""
         await self.flush()
+        await self.announce_end(live, reason)
+
+    async def announce_end(self, live: LiveEvents, reason: str | None = None) -> None:
         event = await live.publish(message_finished(self.reply, reason))
         self.note(event.seq)
         async with self._uow() as uow:
             await uow.messages.record_event_seqs({self.reply.id: event.seq})
             await uow.commit()
+        self._dirty = False

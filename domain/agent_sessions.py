@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from uuid import UUID
 
+from domain.agent_events import QuestionAsked
 from domain.errors import DomainError, IllegalTransition
 
 
@@ -94,6 +95,13 @@ class PendingQuestion:
     answered_at: datetime | None = None
     answer: str | None = None
 
+    @classmethod
+    def asked(cls, event: QuestionAsked, now: datetime, ttl: timedelta) -> PendingQuestion:
+        """The question as stored: it expires at the agent's `expires_at`, or after `ttl` when
+        the agent gave none, whichever comes first."""
+        expires_at = now + ttl if event.expires_at is None else min(now + ttl, event.expires_at)
+        return cls(event.question_id, event.question, now, expires_at, event.choices)
+
     def is_expired(self, now: datetime) -> bool:
         return self.answered_at is None and now >= self.expires_at
 
@@ -111,6 +119,8 @@ class AgentSession:
     turn_started_at: datetime | None = None
     question: PendingQuestion | None = None
     version: int = 0
+    turn_reply_id: UUID | None = None
+    turn_lease_until: datetime | None = None
 
     @classmethod
     def open(
@@ -150,6 +160,22 @@ class AgentSession:
         self.turn_started_at = now
         self._touch(now)
 
+    def assign_turn(self, reply_id: UUID, lease_until: datetime) -> None:
+        """The running turn writes `reply_id`; whoever holds the lease consumes its events."""
+        if not self.turn_running:
+            raise IllegalTransition("agent session", "no turn running", "turn assigned")
+        self.turn_reply_id = reply_id
+        self.turn_lease_until = lease_until
+
+    def renew_lease(self, until: datetime) -> None:
+        if not self.turn_running:
+            raise IllegalTransition("agent session", "no turn running", "lease renewed")
+        self.turn_lease_until = max(self.turn_lease_until or until, until)
+
+    def lease_expired(self, now: datetime) -> bool:
+        """A turn runs but nobody has renewed its lease: its consumer is gone (a crash)."""
+        return self.turn_running and (self.turn_lease_until is None or now >= self.turn_lease_until)
+
     def record_event(self, event_id: int, now: datetime) -> None:
         """Progress of the running turn: events never move `last_event_id` backwards."""
         self._require_live("progress")
@@ -159,7 +185,7 @@ class AgentSession:
     def end_turn(self, now: datetime) -> None:
         """The turn finished (completed, or failed in a way worth retrying); the session stays."""
         self._require(SessionStatus.ACTIVE, "turn ended")
-        self.turn_started_at = None
+        self._clear_turn()
         self._touch(now)
 
     def ask(self, question: PendingQuestion, now: datetime) -> None:
@@ -167,7 +193,7 @@ class AgentSession:
         self._require(SessionStatus.ACTIVE, SessionStatus.AWAITING_USER)
         self.status = SessionStatus.AWAITING_USER
         self.question = question
-        self.turn_started_at = None
+        self._clear_turn()
         self._touch(now)
 
     def answer(self, question_id: str, text: str, now: datetime) -> bool:
@@ -206,14 +232,14 @@ class AgentSession:
         """End the session: the user ended it, or it stayed idle too long."""
         self._require_live(SessionStatus.COMPLETED)
         self.status = SessionStatus.COMPLETED
-        self.turn_started_at = None
+        self._clear_turn()
         self._touch(now)
 
     def fail(self, now: datetime) -> None:
         """The agent reported an error that retrying cannot fix."""
         self._require_live(SessionStatus.FAILED)
         self.status = SessionStatus.FAILED
-        self.turn_started_at = None
+        self._clear_turn()
         self._touch(now)
 
     def is_idle(self, now: datetime, idle_after: timedelta) -> bool:
@@ -230,6 +256,11 @@ class AgentSession:
             and self.question is not None
             and self.question.is_expired(now)
         )
+
+    def _clear_turn(self) -> None:
+        self.turn_started_at = None
+        self.turn_reply_id = None
+        self.turn_lease_until = None
 
     def _touch(self, now: datetime) -> None:
         self.last_interaction_at = max(self.last_interaction_at, now)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from uuid import UUID
@@ -41,6 +41,44 @@ def clean_content(content: str) -> str:
     return content
 
 
+class ToolStatus(StrEnum):
+    RUNNING = "running"
+    OK = "ok"
+    ERROR = "error"
+
+
+@dataclass(slots=True)
+class ToolUse:
+    """A tool the agent ran while writing a reply."""
+
+    call_id: str
+    tool: str
+    status: ToolStatus = ToolStatus.RUNNING
+    duration_ms: int | None = None
+
+
+@dataclass(slots=True)
+class AgentReplyInfo:
+    """What the agent did for a reply: its session (ours, once known), the tools it ran, and
+    the question it asked when the reply ends by asking one."""
+
+    session_id: UUID | None = None
+    tools: list[ToolUse] = field(default_factory=list)
+    question_id: str | None = None
+
+    def tool_started(self, call_id: str, tool: str) -> None:
+        self.tools.append(ToolUse(call_id, tool))
+
+    def tool_finished(self, call_id: str, tool: str, ok: bool, duration_ms: int | None) -> None:
+        """Close the tool call; one never announced as started is recorded as it finished."""
+        use = next((u for u in self.tools if u.call_id == call_id), None)
+        if use is None:
+            use = ToolUse(call_id, tool)
+            self.tools.append(use)
+        use.status = ToolStatus.OK if ok else ToolStatus.ERROR
+        use.duration_ms = duration_ms
+
+
 @dataclass(slots=True)
 class Message:
     """One message of a conversation.
@@ -58,6 +96,7 @@ class Message:
     created_at: datetime
     reply_to: UUID | None = None
     event_seq: int = 0
+    agent: AgentReplyInfo | None = None
 
     @classmethod
     def from_user(cls, id: UUID, conversation_id: UUID, content: str, now: datetime) -> Message:
@@ -72,8 +111,9 @@ class Message:
 
     @classmethod
     def pending_reply(
-        cls, id: UUID, conversation_id: UUID, reply_to: UUID, now: datetime
+        cls, id: UUID, conversation_id: UUID, reply_to: UUID, now: datetime, by_agent: bool = False
     ) -> Message:
+        """An empty streaming reply; `by_agent` replies carry agent metadata from the start."""
         return cls(
             id=id,
             conversation_id=conversation_id,
@@ -82,7 +122,12 @@ class Message:
             status=MessageStatus.STREAMING,
             created_at=now,
             reply_to=reply_to,
+            agent=AgentReplyInfo() if by_agent else None,
         )
+
+    @property
+    def by_agent(self) -> bool:
+        return self.agent is not None
 
     @property
     def is_streaming(self) -> bool:

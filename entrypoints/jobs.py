@@ -6,7 +6,9 @@ import asyncio
 import signal
 from contextlib import suppress
 
-from entrypoints.container import build_container, build_scheduler, close_resources, open_resources
+from entrypoints.container import build_container
+from entrypoints.container.jobs import build_scheduler
+from entrypoints.container.lifecycle import close_resources, open_resources
 from entrypoints.logs import configure_logging
 from entrypoints.settings import Settings
 

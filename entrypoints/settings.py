@@ -204,6 +204,46 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
         float,
         _doc("Seconds without interaction after which an agent session is completed.", gt=0),
     ] = 1800.0
+    agent_show_details: Annotated[
+        bool,
+        _doc(
+            "Put the agent's thoughts and its tools' inputs and outputs into live events. Off: "
+            "clients see that the agent thinks and which tools run, not what they read."
+        ),
+    ] = False
+    agent_event_queue: Annotated[
+        int,
+        _doc(
+            "Agent events read ahead of processing, per turn; beyond it reading waits "
+            "(backpressure on the agent's stream).",
+            ge=1,
+            le=100_000,
+        ),
+    ] = 256
+    agent_turn_lease_s: Annotated[
+        float,
+        _doc(
+            "Seconds a running agent turn stays with its instance without a write; after that "
+            "another instance (or the next start) takes it over and resumes it.",
+            ge=1,
+        ),
+    ] = 30.0
+    agent_busy_wait_s: Annotated[
+        float,
+        _doc(
+            "Seconds a message queued behind a running agent turn (busy policy `enqueue`) waits "
+            "for it before its reply fails as busy.",
+            gt=0,
+        ),
+    ] = 300.0
+    agent_health_interval_s: Annotated[
+        float,
+        _doc(
+            "Seconds between health checks of the Agent Service; while it is down, agent-bound "
+            "messages go to the direct model.",
+            gt=0,
+        ),
+    ] = 10.0
     echo_delay_ms: Annotated[
         int, _doc("The echo model's pause between tokens, in milliseconds.", ge=0, le=60_000)
     ] = 20

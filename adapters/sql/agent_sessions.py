@@ -3,7 +3,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, Row, insert, select, update
+from sqlalchemy import ColumnElement, Row, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -34,6 +34,8 @@ def _session(row: Row, question: PendingQuestion | None) -> AgentSession:
         turn_started_at=row.turn_started_at,
         question=question,
         version=row.version,
+        turn_reply_id=row.turn_reply_id,
+        turn_lease_until=row.turn_lease_until,
     )
 
 
@@ -56,6 +58,8 @@ def _state(session: AgentSession) -> dict[str, Any]:
         "last_interaction_at": session.last_interaction_at,
         "last_event_id": session.last_event_id,
         "turn_started_at": session.turn_started_at,
+        "turn_reply_id": session.turn_reply_id,
+        "turn_lease_until": session.turn_lease_until,
     }
 
 
@@ -181,6 +185,26 @@ class SqlAgentSessionRepository(AgentSessionRepository):
             .order_by(_q.expires_at, _s.id)
             .limit(limit)
         )
+        ids = (await self._connection.execute(query)).scalars().all()
+        found = [await self.get(session_id) for session_id in ids]
+        return [session for session in found if session is not None]
+
+    async def with_unleased_turns(self, now: datetime, limit: int) -> Sequence[AgentSession]:
+        return await self._many(
+            _s.turn_started_at.is_not(None),
+            or_(_s.turn_lease_until.is_(None), _s.turn_lease_until <= now),
+            limit=limit,
+        )
+
+    async def with_stale_turns(self, quiet_since: datetime, limit: int) -> Sequence[AgentSession]:
+        return await self._many(
+            _s.turn_started_at.is_not(None),
+            _s.last_interaction_at <= quiet_since,
+            limit=limit,
+        )
+
+    async def _many(self, *where: ColumnElement[bool], limit: int) -> Sequence[AgentSession]:
+        query = select(_s.id).where(*where).order_by(_s.last_interaction_at, _s.id).limit(limit)
         ids = (await self._connection.execute(query)).scalars().all()
         found = [await self.get(session_id) for session_id in ids]
         return [session for session in found if session is not None]

@@ -1,4 +1,5 @@
 from collections.abc import Mapping, Sequence
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy import ColumnElement, Row, case, func, insert, select, tuple_, update
@@ -8,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from adapters.sql.errors import is_unique_violation
 from adapters.sql.tables import messages
 from application.ports.repositories import DuplicateIdempotencyKey, MessageRepository
-from domain.messages import Message, MessageStatus, Role
+from domain.messages import AgentReplyInfo, Message, MessageStatus, Role, ToolStatus, ToolUse
 
 _m = messages.c
 
@@ -23,6 +24,33 @@ def message_from_row(row: Row) -> Message:
         created_at=row.created_at,
         reply_to=row.reply_to_id,
         event_seq=row.event_seq,
+        agent=_agent_from_json(row.agent),
+    )
+
+
+def _agent_to_json(info: AgentReplyInfo | None) -> dict[str, Any] | None:
+    if info is None:
+        return None
+    return {
+        "session_id": str(info.session_id) if info.session_id else None,
+        "tools": [
+            {"call_id": u.call_id, "tool": u.tool, "status": u.status.value, "ms": u.duration_ms}
+            for u in info.tools
+        ],
+        "question_id": info.question_id,
+    }
+
+
+def _agent_from_json(data: dict[str, Any] | None) -> AgentReplyInfo | None:
+    if data is None:
+        return None
+    return AgentReplyInfo(
+        session_id=UUID(data["session_id"]) if data.get("session_id") else None,
+        tools=[
+            ToolUse(t["call_id"], t["tool"], ToolStatus(t["status"]), t.get("ms"))
+            for t in data.get("tools", [])
+        ],
+        question_id=data.get("question_id"),
     )
 
 
@@ -41,6 +69,7 @@ class SqlMessageRepository(MessageRepository):
             reply_to_id=message.reply_to,
             idempotency_key=idempotency_key,
             event_seq=message.event_seq,
+            agent=_agent_to_json(message.agent),
         )
         try:
             await self._connection.execute(statement)
@@ -102,6 +131,7 @@ class SqlMessageRepository(MessageRepository):
                 content=message.content,
                 status=message.status.value,
                 event_seq=self._greatest(_m.event_seq, message.event_seq),
+                agent=_agent_to_json(message.agent),
             )
         )
 

@@ -61,6 +61,7 @@ messages = Table(
     # Revision 0002: the message's token count, remembered with the vocabulary that made it.
     Column("token_count", Integer, nullable=True),
     Column("token_encoding", String(32), nullable=True),
+    Column("agent", JSON, nullable=True),
     Index("ix_messages_conversation_created", "conversation_id", "created_at", "id"),
     Index("ix_messages_conversation_event_seq", "conversation_id", "event_seq"),
     Index("ix_messages_reply_to", "reply_to_id"),
@@ -99,9 +100,17 @@ conversation_agent_sessions = Table(
     Column("last_interaction_at", UtcDateTime, nullable=False),
     Column("last_event_id", BigInteger, nullable=False, server_default=text("0")),
     Column("turn_started_at", UtcDateTime, nullable=True),
+    Column("turn_reply_id", Uuid, nullable=True),
+    Column("turn_lease_until", UtcDateTime, nullable=True),
     Column("version", Integer, nullable=False, server_default=text("0")),
     Index("ix_conversation_agent_sessions_conversation", "conversation_id", "created_at"),
     Index("ix_conversation_agent_sessions_idle", "status", "last_interaction_at"),
+    Index(
+        "ix_conversation_agent_sessions_turn_lease",
+        "turn_lease_until",
+        postgresql_where=text("turn_started_at IS NOT NULL"),
+        sqlite_where=text("turn_started_at IS NOT NULL"),
+    ),
     Index(
         "uq_conversation_agent_sessions_live",
         "conversation_id",
@@ -150,4 +159,22 @@ routing_overrides = Table(
     Column("busy_policy", String(16), nullable=True),
     Column("updated_at", UtcDateTime, nullable=False),
     PrimaryKeyConstraint("org_id", "user_id", name="pk_routing_overrides"),
+)
+
+agent_dead_letters = Table(
+    "agent_dead_letters",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("conversation_id", Uuid, nullable=False),
+    Column("session_id", Uuid, nullable=True),
+    Column("reply_id", Uuid, nullable=True),
+    Column("agent_session_id", String(200), nullable=True),
+    Column("error_kind", String(64), nullable=False),
+    Column("error_code", String(200), nullable=True),
+    Column("error_message", Text, nullable=False),
+    Column("retryable", Boolean, nullable=False),
+    Column("request", JSON, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("replayed_at", UtcDateTime, nullable=True),
+    Index("ix_agent_dead_letters_created", "created_at"),
 )

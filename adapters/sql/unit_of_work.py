@@ -5,6 +5,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from adapters.sql.agent_sessions import SqlAgentSessionRepository
 from adapters.sql.conversations import SqlConversationRepository
+from adapters.sql.dead_letters import SqlDeadLetterRepository
 from adapters.sql.history import SqlHistoryRepository
 from adapters.sql.messages import SqlMessageRepository
 from adapters.sql.routing_overrides import SqlRoutingOverrideRepository
@@ -19,6 +20,7 @@ class SqlUnitOfWork(UnitOfWork):
     agent_sessions: SqlAgentSessionRepository
     routing_overrides: SqlRoutingOverrideRepository
     history: SqlHistoryRepository
+    dead_letters: SqlDeadLetterRepository
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -32,6 +34,7 @@ class SqlUnitOfWork(UnitOfWork):
         self.agent_sessions = SqlAgentSessionRepository(self._connection)
         self.routing_overrides = SqlRoutingOverrideRepository(self._connection)
         self.history = SqlHistoryRepository(self._connection)
+        self.dead_letters = SqlDeadLetterRepository(self._connection)
         return self
 
     async def __aexit__(

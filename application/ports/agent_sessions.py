@@ -47,3 +47,12 @@ class AgentSessionRepository(Protocol):
     async def with_expired_questions(self, now: datetime, limit: int) -> Sequence[AgentSession]:
         """Sessions AWAITING_USER whose question expired unanswered at `now`, oldest first."""
         ...
+
+    async def with_unleased_turns(self, now: datetime, limit: int) -> Sequence[AgentSession]:
+        """Sessions whose turn runs with no consumer holding its lease at `now` (its process
+        stopped), least recently active first."""
+        ...
+
+    async def with_stale_turns(self, quiet_since: datetime, limit: int) -> Sequence[AgentSession]:
+        """Sessions whose turn runs but has seen no event since `quiet_since`."""
+        ...

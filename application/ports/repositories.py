@@ -50,7 +50,8 @@ class MessageRepository(Protocol):
         ...
 
     async def save_progress(self, message: Message) -> None:
-        """Write a message's content, status and event_seq (the only fields that change)."""
+        """Write a message's content, status, event_seq and agent metadata (the only fields
+        that change)."""
         ...
 
     async def record_event_seqs(self, seqs: Mapping[UUID, int]) -> None:

@@ -3,6 +3,7 @@ from types import TracebackType
 from typing import Protocol, Self
 
 from application.ports.agent_sessions import AgentSessionRepository
+from application.ports.dead_letters import DeadLetterRepository
 from application.ports.history import HistoryRepository
 from application.ports.repositories import ConversationRepository, MessageRepository
 from application.ports.routing_overrides import RoutingOverrideRepository
@@ -16,6 +17,7 @@ class UnitOfWork(Protocol):
     agent_sessions: AgentSessionRepository
     routing_overrides: RoutingOverrideRepository
     history: HistoryRepository
+    dead_letters: DeadLetterRepository
 
     async def __aenter__(self) -> Self: ...
 

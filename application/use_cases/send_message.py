@@ -1,9 +1,10 @@
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from uuid import UUID
 
-from application.errors import IdempotencyKeyReused
-from application.live import message_created
+from application.announce import announce_new
+from application.errors import AgentBusy, IdempotencyKeyReused
 from application.ports.background import BackgroundWork
 from application.ports.clock import Clock
 from application.ports.ids import IdGenerator
@@ -11,13 +12,18 @@ from application.ports.live_events import LiveEvents
 from application.ports.repositories import DuplicateIdempotencyKey
 from application.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from application.queries import owned_conversation
-from domain.conversations import Owner
+from application.use_cases.produce_agent_reply import AgentReplyJob
+from application.use_cases.route_message import RouteCommand, RouteMessage
+from domain.agent_sessions import AgentSession, SessionStatus
+from domain.conversations import Principal
+from domain.errors import InvalidField
 from domain.messages import Message, clean_content
+from domain.routing import Route, RoutingDecision, TurnAction
 
 
 @dataclass(frozen=True, slots=True)
 class SendMessageCommand:
-    owner: Owner
+    principal: Principal
     conversation_id: UUID
     content: str
     idempotency_key: str | None = None
@@ -25,9 +31,9 @@ class SendMessageCommand:
 
 @dataclass(frozen=True, slots=True)
 class ReplyJob:
-    """What the background reply producer needs to answer one user message."""
+    """What the direct model's reply producer needs to answer one user message."""
 
-    owner: Owner
+    principal: Principal
     conversation_id: UUID
     message_id: UUID
     reply_id: UUID
@@ -37,20 +43,35 @@ class ReplyJob:
 class MessageAccepted:
     message: Message
     reply_id: UUID
+    route: Route
     replayed: bool = False
 
 
 ReplyProducer = Callable[[ReplyJob], Awaitable[None]]
+AgentReplyProducer = Callable[[AgentReplyJob], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class _Stored:
+    message: Message
+    reply: Message
+    floor: int
+    answer_to: str | None
 
 
 class SendMessage:
-    """Store a user's message with its pending reply, announce both, and start the reply.
+    """Store a user's message with its pending reply, announce both, and start the reply on
+    the route the router chose.
 
     Rules:
     - the conversation must belong to the caller;
-    - the content is cleaned by the domain (not blank, at most 32,000 characters);
-    - a repeated Idempotency-Key returns the first result and stores nothing new, even when
-      the two requests race; the same key with different content is refused;
+    - the content is cleaned by the domain (not blank, at most 32,000 characters); an agent
+      command with nothing after it (`/agent` alone) is refused naming `content`;
+    - a repeated Idempotency-Key returns the first result (route included) and stores nothing
+      new, even when the two requests race; the same key with different content is refused;
+    - the router decides agent or direct model; a message meeting a running turn under the
+      `reject` policy is refused (AgentBusy) before anything is stored;
+    - an agent-bound message while the agent waits for an answer is that answer;
     - replies of one conversation are produced one after another, in the order sent.
     """
 
@@ -61,19 +82,31 @@ class SendMessage:
         ids: IdGenerator,
         live: LiveEvents,
         background: BackgroundWork,
+        route: RouteMessage,
         produce_reply: ReplyProducer,
+        produce_agent_reply: AgentReplyProducer,
+        agent_available: Callable[[], bool] = lambda: True,
     ) -> None:
         self._uow = uow
         self._clock = clock
         self._ids = ids
         self._live = live
         self._background = background
+        self._route = route
         self._produce_reply = produce_reply
+        self._produce_agent_reply = produce_agent_reply
+        self._agent_available = agent_available
 
     async def execute(self, command: SendMessageCommand) -> MessageAccepted:
         content = clean_content(command.content)
+        async with self._uow() as uow:
+            await owned_conversation(uow, command.principal.owner, command.conversation_id)
+            replayed = await self._replay(uow, command, content)
+        if replayed is not None:
+            return replayed
+        decision = await self._decide(command, content)
         try:
-            stored = await self._store(command, content)
+            stored = await self._store(command, content, decision.route is Route.AGENT)
         except DuplicateIdempotencyKey:
             async with self._uow() as uow:
                 first = await self._replay(uow, command, content)
@@ -81,32 +114,67 @@ class SendMessage:
             return first
         if isinstance(stored, MessageAccepted):
             return stored
-        message, reply, floor = stored
-        await self._announce(message, reply, floor)
-        job = ReplyJob(command.owner, command.conversation_id, message.id, reply.id)
-        self._background.submit(str(command.conversation_id), lambda: self._produce_reply(job))
-        return MessageAccepted(message, reply.id)
+        await announce_new(self._live, self._uow, stored.floor, stored.message, stored.reply)
+        self._submit(command, decision, stored)
+        return MessageAccepted(stored.message, stored.reply.id, decision.route)
+
+    async def _decide(self, command: SendMessageCommand, content: str) -> RoutingDecision:
+        decision = await self._route.execute(
+            RouteCommand(
+                command.principal, command.conversation_id, content, self._agent_available()
+            )
+        )
+        if decision.rejected:
+            raise AgentBusy(str(command.conversation_id))
+        if decision.route is Route.AGENT and not decision.content.strip():
+            raise InvalidField("content", "write the message after the agent command")
+        return decision
 
     async def _store(
-        self, command: SendMessageCommand, content: str
-    ) -> MessageAccepted | tuple[Message, Message, int]:
+        self, command: SendMessageCommand, content: str, by_agent: bool
+    ) -> MessageAccepted | _Stored:
         """The new message and reply with the conversation's seq floor, or the first result
         of a repeated request."""
         now = self._clock.now()
         async with self._uow() as uow:
-            conversation = await owned_conversation(uow, command.owner, command.conversation_id)
+            conversation = await owned_conversation(
+                uow, command.principal.owner, command.conversation_id
+            )
             replayed = await self._replay(uow, command, content)
             if replayed is not None:
                 return replayed
             message = Message.from_user(self._ids.new_id(), conversation.id, content, now)
-            reply = Message.pending_reply(self._ids.new_id(), conversation.id, message.id, now)
+            reply = Message.pending_reply(
+                self._ids.new_id(), conversation.id, message.id, now, by_agent=by_agent
+            )
             await uow.messages.add(message, idempotency_key=command.idempotency_key)
             await uow.messages.add(reply)
             conversation.touch(now)
             await uow.conversations.save(conversation)
             floor = await uow.messages.max_event_seq(conversation.id)
+            session = await uow.agent_sessions.live_for(conversation.id) if by_agent else None
             await uow.commit()
-        return message, reply, floor
+        return _Stored(message, reply, floor, _waiting_question(session, now))
+
+    def _submit(
+        self, command: SendMessageCommand, decision: RoutingDecision, stored: _Stored
+    ) -> None:
+        key = str(command.conversation_id)
+        message, reply = stored.message, stored.reply
+        if decision.route is Route.AGENT:
+            job = AgentReplyJob(
+                command.principal,
+                command.conversation_id,
+                message.id,
+                reply.id,
+                decision.content,
+                decision.action or TurnAction.START,
+                stored.answer_to,
+            )
+            self._background.submit(key, lambda: self._produce_agent_reply(job))
+            return
+        llm_job = ReplyJob(command.principal, command.conversation_id, message.id, reply.id)
+        self._background.submit(key, lambda: self._produce_reply(llm_job))
 
     @staticmethod
     async def _replay(
@@ -123,15 +191,16 @@ class SendMessage:
             raise IdempotencyKeyReused(command.idempotency_key)
         reply = await uow.messages.reply_to(first.id)
         assert reply is not None, "a user message is stored with its reply"
-        return MessageAccepted(first, reply.id, replayed=True)
+        route = Route.AGENT if reply.by_agent else Route.LLM
+        return MessageAccepted(first, reply.id, route, replayed=True)
 
-    async def _announce(self, message: Message, reply: Message, floor: int) -> None:
-        """Publish the two new messages, then remember which events they reflect."""
-        await self._live.ensure_seq_at_least(message.conversation_id, floor)
-        seqs = {}
-        for stored in (message, reply):
-            event = await self._live.publish(message_created(stored))
-            seqs[stored.id] = event.seq
-        async with self._uow() as uow:
-            await uow.messages.record_event_seqs(seqs)
-            await uow.commit()
+
+def _waiting_question(session: AgentSession | None, now: datetime) -> str | None:
+    """The question a message answers: the live session's, while it waits and has not
+    expired."""
+    if session is None or session.status is not SessionStatus.AWAITING_USER:
+        return None
+    question = session.question
+    if question is None or question.answered_at is not None or question.is_expired(now):
+        return None
+    return question.question_id

@@ -11,14 +11,15 @@ from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 
-from entrypoints.container import (
-    Container,
-    build_scheduler,
+from entrypoints.container import Container
+from entrypoints.container.jobs import start_loops
+from entrypoints.container.lifecycle import (
     close_resources,
     open_resources,
     settle_unfinished_work,
 )
 from entrypoints.http.admin import RoutingAdminController
+from entrypoints.http.agent import AgentController
 from entrypoints.http.conversations import ConversationController
 from entrypoints.http.dependencies import API_DEPENDENCIES
 from entrypoints.http.errors import EXCEPTION_HANDLERS
@@ -38,22 +39,23 @@ def create_app(container: Container, jwt_secret: str) -> Litestar:
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
         await open_resources(container)
         await settle_unfinished_work(container)
-        scheduler = (
-            asyncio.ensure_future(build_scheduler(container).run_forever())
-            if settings.scheduler_enabled
-            else None
-        )
+        loops = start_loops(container, run_scheduler=settings.scheduler_enabled)
         try:
             yield
         finally:
-            if scheduler is not None:
-                scheduler.cancel()
-                await asyncio.gather(scheduler, return_exceptions=True)
+            for loop in loops:
+                loop.cancel()
+            await asyncio.gather(*loops, return_exceptions=True)
             await close_resources(container, settings.shutdown_grace_s)
 
     api = Router(
         path=API_PREFIX,
-        route_handlers=[ConversationController, LiveController, RoutingAdminController],
+        route_handlers=[
+            ConversationController,
+            AgentController,
+            LiveController,
+            RoutingAdminController,
+        ],
         dependencies=API_DEPENDENCIES,
     )
     return Litestar(

@@ -17,7 +17,11 @@ from application.use_cases.create_conversation import (
     CreateConversation,
     CreateConversationCommand,
 )
-from application.use_cases.send_message import SendMessage, SendMessageCommand
+from application.use_cases.send_message import (
+    MessageAccepted,
+    SendMessage,
+    SendMessageCommand,
+)
 from domain.conversations import Principal
 from entrypoints.http.dependencies import use_case
 from entrypoints.http.schemas import (
@@ -126,13 +130,16 @@ class ConversationController(Controller):
         send_message: NamedDependency[SendMessage],
         idempotency_key: IdempotencyKey = None,
     ) -> MessageAcceptedOut:
-        command = SendMessageCommand(
-            principal.owner, conversation_id, data.content, idempotency_key
-        )
-        accepted = await send_message.execute(command)
-        return MessageAcceptedOut(
-            message=MessageOut.of(accepted.message), reply_id=accepted.reply_id
-        )
+        command = SendMessageCommand(principal, conversation_id, data.content, idempotency_key)
+        return accepted_out(await send_message.execute(command))
+
+
+def accepted_out(accepted: MessageAccepted) -> MessageAcceptedOut:
+    return MessageAcceptedOut(
+        message=MessageOut.of(accepted.message),
+        reply_id=accepted.reply_id,
+        route=accepted.route.value,
+    )
 
 
 def _unknown_cursor() -> ValidationException:

@@ -11,6 +11,7 @@ from litestar.exceptions import HTTPException, NotAuthorizedException, Validatio
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from application.errors import (
+    AgentBusy,
     ApplicationError,
     ConversationNotFound,
     IdempotencyKeyReused,
@@ -107,7 +108,11 @@ def on_domain(_: Request, error: DomainError) -> Response[Problem]:
     if isinstance(error, InvalidField):
         return problem(400, str(error), [FieldProblem(field=error.field, message=error.reason)])
     if isinstance(error, QuestionExpired):
-        return problem(410, str(error))
+        return problem(
+            410,
+            "The agent's question expired and its session was closed. "
+            "Send a new message to start fresh.",
+        )
     return problem(409, str(error))
 
 
@@ -118,6 +123,10 @@ def on_application(_: Request, error: ApplicationError) -> Response[Problem]:
         return problem(404, "no agent session")
     if isinstance(error, NotPermitted):
         return problem(403, str(error))
+    if isinstance(error, AgentBusy):
+        return problem(
+            409, "The agent is still working on the previous message; send this one after it."
+        )
     if isinstance(error, IdempotencyKeyReused):
         return problem(
             422,

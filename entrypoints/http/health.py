@@ -5,7 +5,7 @@ from __future__ import annotations
 from litestar import Controller, Response, get
 from litestar.datastructures import State
 
-from entrypoints.container import metrics_exposition, readiness
+from entrypoints.container.lifecycle import metrics_exposition, readiness
 from entrypoints.http.dependencies import container_of
 
 
@@ -17,12 +17,18 @@ class HealthController(Controller):
     async def live(self) -> dict[str, str]:
         return {"status": "ok"}
 
-    @get("/ready", summary="Readiness: every dependency answers")
+    @get(
+        "/ready",
+        summary="Readiness: the database (and Redis) answer; the Agent Service is reported",
+        description="503 when a required dependency is down. A down Agent Service makes the "
+        "status `degraded` (agent-bound messages go to the direct model) but not unready.",
+    )
     async def ready(self, state: State) -> Response[dict[str, object]]:
-        checks = await readiness(container_of(state))
-        ok = all(check["status"] == "ok" for check in checks.values())
-        body: dict[str, object] = {"status": "ok" if ok else "unavailable", "checks": checks}
-        return Response(body, status_code=200 if ok else 503)
+        ready, checks = await readiness(container_of(state))
+        degraded = any(check["status"] != "ok" for check in checks.values())
+        status = "unavailable" if not ready else "degraded" if degraded else "ok"
+        body: dict[str, object] = {"status": status, "checks": checks}
+        return Response(body, status_code=200 if ready else 503)
 
 
 class MetricsController(Controller):

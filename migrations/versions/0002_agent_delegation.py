@@ -19,6 +19,7 @@ depends_on: str | Sequence[str] | None = None
 
 LIVE_SESSION = sa.text("status IN ('ACTIVE', 'AWAITING_USER')")
 UNANSWERED = sa.text("answered_at IS NULL")
+TURN_RUNNING = sa.text("turn_started_at IS NOT NULL")
 
 
 def upgrade() -> None:
@@ -36,6 +37,28 @@ def upgrade() -> None:
     with op.batch_alter_table("messages") as batch:
         batch.add_column(sa.Column("token_count", sa.Integer(), nullable=True))
         batch.add_column(sa.Column("token_encoding", sa.String(32), nullable=True))
+        batch.add_column(sa.Column("agent", sa.JSON(), nullable=True))
+    _dead_letters()
+
+
+def _dead_letters() -> None:
+    op.create_table(
+        "agent_dead_letters",
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("conversation_id", sa.Uuid(), nullable=False),
+        sa.Column("session_id", sa.Uuid(), nullable=True),
+        sa.Column("reply_id", sa.Uuid(), nullable=True),
+        sa.Column("agent_session_id", sa.String(200), nullable=True),
+        sa.Column("error_kind", sa.String(64), nullable=False),
+        sa.Column("error_code", sa.String(200), nullable=True),
+        sa.Column("error_message", sa.Text(), nullable=False),
+        sa.Column("retryable", sa.Boolean(), nullable=False),
+        sa.Column("request", sa.JSON(), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("replayed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("id", name="pk_agent_dead_letters"),
+    )
+    op.create_index("ix_agent_dead_letters_created", "agent_dead_letters", ["created_at"])
 
 
 def _agent_sessions() -> None:
@@ -50,6 +73,8 @@ def _agent_sessions() -> None:
         sa.Column("last_interaction_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("last_event_id", sa.BigInteger(), server_default=sa.text("0"), nullable=False),
         sa.Column("turn_started_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("turn_reply_id", sa.Uuid(), nullable=True),
+        sa.Column("turn_lease_until", sa.DateTime(timezone=True), nullable=True),
         sa.Column("version", sa.Integer(), server_default=sa.text("0"), nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_conversation_agent_sessions"),
         sa.ForeignKeyConstraint(
@@ -71,6 +96,13 @@ def _agent_sessions() -> None:
         "ix_conversation_agent_sessions_idle",
         "conversation_agent_sessions",
         ["status", "last_interaction_at"],
+    )
+    op.create_index(
+        "ix_conversation_agent_sessions_turn_lease",
+        "conversation_agent_sessions",
+        ["turn_lease_until"],
+        postgresql_where=TURN_RUNNING,
+        sqlite_where=TURN_RUNNING,
     )
     op.create_index(
         "uq_conversation_agent_sessions_live",
@@ -111,7 +143,9 @@ def _pending_questions() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table("agent_dead_letters")
     with op.batch_alter_table("messages") as batch:
+        batch.drop_column("agent")
         batch.drop_column("token_encoding")
         batch.drop_column("token_count")
     op.drop_table("routing_overrides")

@@ -4,23 +4,19 @@ tokenizer, the extractive summarizer, and an agent gateway given to the containe
 from __future__ import annotations
 
 from datetime import timedelta
-from uuid import UUID
 
 import pytest
 from litestar.testing import TestClient
 
 from application.errors import NotPermitted
-from application.use_cases.agent_progress import TurnEnd
-from application.use_cases.answer_agent_question import AnswerCommand
-from application.use_cases.start_agent_turn import StartTurnCommand
-from domain.agent_events import TurnCompleted
-from domain.agent_sessions import QuestionExpired, SessionStatus
+from domain.agent_sessions import QuestionExpired
 from domain.conversations import Owner, Principal
 from domain.messages import Role
-from entrypoints.container import build_container, build_scheduler
+from entrypoints.container import build_container
+from entrypoints.container.jobs import build_scheduler
 from entrypoints.http.app import create_app
 from entrypoints.http.errors import on_application, on_domain
-from tests.api.conftest import SECRET, Api, settings_for
+from tests.api.conftest import SECRET, Api, bearer, settings_for
 from tests.fakes.delegation import ScriptedAgentGateway
 from tests.unit.application.delegation import answer_script, question_script
 
@@ -48,43 +44,46 @@ def test_a_turn_runs_through_the_wired_use_cases(wired) -> None:  # type: ignore
     for n in range(12):
         api.send(conversation, f"Tell me about invoice {n}. It matters a lot for finance.")
     api.settle()
-    last = api.messages(conversation, limit=1)["items"][-1]
-    use_cases = api.container.use_cases
-    call = api.client.blocking_portal.call
 
-    turn = call(
-        use_cases.start_agent_turn().execute,
-        StartTurnCommand(ALICE, UUID(conversation), UUID(last["id"]), "what did I ask?"),
-    )
+    asked = api.send(conversation, "/agent what did I ask?")
+    api.settle()
     request = gateway.requests[0]
-    assert turn.opened and request.input == "what did I ask?"
+    assert asked["route"] == "agent" and request.input == "what did I ask?"
     assert request.chat_history[0].role is Role.SYSTEM
     assert request.chat_history[0].content.startswith("Summary of the earlier conversation")
     counter = api.container.adapters.token_counter()
     history_tokens = sum(counter.count(t.content) for t in request.chat_history)
     assert history_tokens + counter.count(request.input) <= 60
 
-    async def play() -> None:
-        async for event in turn.events:
-            if event.is_terminal:
-                await use_cases.pause_for_question().execute(turn.session.id, event)
-            else:
-                await use_cases.record_agent_progress().execute(turn.session.id, event)
-
-    call(play)
-    answer = AnswerCommand(ALICE, UUID(conversation), "q1", "a")
-    outcome = call(use_cases.answer_agent_question().execute, answer)
-    assert outcome.turn is not None and gateway.requests[1].session_id == "agent-1"
-    session = call(
-        use_cases.finish_agent_turn().execute, turn.session.id, TurnEnd(TurnCompleted(event_id=9))
+    answered = api.client.post(
+        f"/api/v1/conversations/{conversation}/agent-answer",
+        json={"question_id": "q1", "answer": "a"},
+        headers=bearer(),
     )
-    assert session.status is SessionStatus.ACTIVE and session.last_event_id == 9
+    assert answered.status_code == 202, answered.text
+    api.settle()
+    assert gateway.requests[1].session_id == "agent-1"
+    assert gateway.requests[1].answer is not None
+    session = api.client.get(
+        f"/api/v1/conversations/{conversation}/agent-session", headers=bearer()
+    )
+    assert session.json()["status"] == "ACTIVE"
+    assert session.json()["turn_running"] is False
 
 
-def test_without_an_agent_service_url_the_turn_use_cases_say_why(database_url: str) -> None:
+def test_without_an_agent_service_agent_bound_messages_go_to_the_direct_model(
+    database_url: str,
+) -> None:
     container = build_container(settings_for(database_url))
-    with pytest.raises(RuntimeError, match="CONVO_AGENT_SERVICE_URL is not set"):
-        container.use_cases.start_agent_turn()
+    with TestClient(create_app(container, SECRET)) as client:
+        api = Api(client, container)
+        conversation = api.conversation()
+        sent = api.send(conversation, "/agent search the docs")
+        api.settle()
+        reply = api.messages(conversation)["items"][-1]
+    assert sent["route"] == "llm"
+    assert (reply["status"], reply["content"]) == ("complete", "Echo: /agent search the docs")
+    assert "agent" not in reply
 
 
 def test_delegation_errors_map_to_their_status_codes() -> None:
@@ -101,32 +100,32 @@ def test_settings_reach_the_wired_parts(database_url: str) -> None:
     )
     container = build_container(settings)
     assert container.adapters.token_counter().encoding == "cl100k_base"
-    assert container.use_cases.pause_for_question()._ttl == timedelta(seconds=60)
+    policy = container.use_cases.agent_event_processor()._policy
+    assert policy.question_ttl == timedelta(seconds=60)
     rules = container.use_cases.route_message()._rules
     assert rules.keywords.found_in("please LOOK   UP this") and not rules.keywords.found_in(
         "search"
     )
 
 
-def test_the_scheduler_completes_idle_agent_sessions(database_url: str) -> None:
+def test_the_scheduler_completes_idle_agent_sessions_but_not_running_ones(
+    database_url: str,
+) -> None:
     container = build_container(settings_for(database_url, CONVO_AGENT_SESSION_IDLE_S="0.000001"))
-    container.adapters.agent_gateway.override(ScriptedAgentGateway(answer_script()))
+    gateway = ScriptedAgentGateway(answer_script(), hold_after=1)
+    container.adapters.agent_gateway.override(gateway)
     with TestClient(create_app(container, SECRET)) as client:
         api = Api(client, container)
-        conversation = UUID(api.conversation())
+        conversation = api.conversation()
+        api.send(conversation, "/agent hello")
         call = client.blocking_portal.call
-        turn = call(
-            container.use_cases.start_agent_turn().execute,
-            StartTurnCommand(ALICE, conversation, UUID(int=77), "hello"),
+        call(gateway.held.wait)
+        scheduler = build_scheduler(container)
+        assert call(scheduler.run_once)["expire_agent_sessions"] == 0
+        call(gateway.release.set)
+        api.settle()
+        assert call(scheduler.run_once)["expire_agent_sessions"] == 1
+        session = client.get(
+            f"/api/v1/conversations/{conversation}/agent-session", headers=bearer()
         )
-        assert call(build_scheduler(container).run_once)["expire_agent_sessions"] == 0
-        call(container.use_cases.finish_agent_turn().execute, turn.session.id, TurnEnd())
-        assert call(build_scheduler(container).run_once)["expire_agent_sessions"] == 1
-
-        async def status() -> SessionStatus:
-            async with container.adapters.uow() as uow:
-                session = await uow.agent_sessions.get(turn.session.id)
-            assert session is not None
-            return session.status
-
-        assert call(status) is SessionStatus.COMPLETED
+        assert session.json()["status"] == "COMPLETED"

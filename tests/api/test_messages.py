@@ -7,7 +7,8 @@ def test_sending_answers_202_with_the_stored_message_and_the_reply_id(api: Api) 
     conversation_id = api.conversation()
     body = api.send(conversation_id, "hello there")
     message = body["message"]
-    assert set(body) == {"message", "reply_id"}
+    assert set(body) == {"message", "reply_id", "route"}
+    assert body["route"] == "llm"
     assert set(message) == {"id", "conversation_id", "role", "content", "status", "created_at"}
     assert (message["role"], message["content"], message["status"]) == (
         "user",

@@ -3,6 +3,7 @@ the SQL adapter (tests/integration/test_delegation_repositories.py)."""
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import re
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -122,6 +123,22 @@ class FakeAgentSessionRepository(AgentSessionRepository):
         expired.sort(key=lambda s: (s.question.expires_at, s.id))  # type: ignore[union-attr]
         return [copy.deepcopy(s) for s in expired[:limit]]
 
+    async def with_unleased_turns(self, now: datetime, limit: int) -> Sequence[AgentSession]:
+        return self._oldest([s for s in self._t.sessions.values() if s.lease_expired(now)], limit)
+
+    async def with_stale_turns(self, quiet_since: datetime, limit: int) -> Sequence[AgentSession]:
+        stale = [
+            s
+            for s in self._t.sessions.values()
+            if s.turn_running and s.last_interaction_at <= quiet_since
+        ]
+        return self._oldest(stale, limit)
+
+    @staticmethod
+    def _oldest(sessions: list[AgentSession], limit: int) -> list[AgentSession]:
+        sessions.sort(key=lambda s: (s.last_interaction_at, s.id))
+        return [copy.deepcopy(s) for s in sessions[:limit]]
+
 
 class FakeRoutingOverrideRepository(RoutingOverrideRepository):
     def __init__(self, tables: DelegationTables) -> None:
@@ -184,11 +201,16 @@ class ScriptedAgentGateway(AgentGateway):
         fail_with: AgentGatewayError | None = None,
         fail_after: int = 0,
         healthy: bool = True,
+        hold_after: int | None = None,
     ) -> None:
         self.scripts = [list(script) for script in scripts] or [[]]
         self.fail_with = fail_with
         self.fail_after = fail_after
         self.healthy = healthy
+        self.hold_after = hold_after
+        self.held = asyncio.Event()
+        self.release = asyncio.Event()
+        self.pulled = 0
         self.requests: list[AgentTurnRequest] = []
         self.statuses: dict[str, RemoteSessionStatus] = {}
 
@@ -200,6 +222,10 @@ class ScriptedAgentGateway(AgentGateway):
         for index, event in enumerate(script):
             if self.fail_with is not None and index == self.fail_after:
                 raise self.fail_with
+            if index == self.hold_after:
+                self.held.set()
+                await self.release.wait()
+            self.pulled += 1
             yield event
         if self.fail_with is not None and self.fail_after >= len(script):
             raise self.fail_with

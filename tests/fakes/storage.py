@@ -7,6 +7,7 @@ from types import TracebackType
 from typing import Self
 from uuid import UUID
 
+from application.ports.dead_letters import DeadLetter, DeadLetterRepository
 from application.ports.repositories import (
     ConversationRepository,
     DuplicateIdempotencyKey,
@@ -33,6 +34,7 @@ class Tables:
     messages: dict[UUID, Message] = field(default_factory=dict)
     idempotency: dict[tuple[UUID, str], UUID] = field(default_factory=dict)
     delegation: DelegationTables = field(default_factory=DelegationTables)
+    dead_letters: list[DeadLetter] = field(default_factory=list)
     commits: int = 0
 
 
@@ -41,11 +43,11 @@ class FakeConversationRepository(ConversationRepository):
         self._t = tables
 
     async def add(self, conversation: Conversation) -> None:
-        self._t.conversations[conversation.id] = copy.copy(conversation)
+        self._t.conversations[conversation.id] = copy.deepcopy(conversation)
 
     async def get(self, conversation_id: UUID) -> Conversation | None:
         found = self._t.conversations.get(conversation_id)
-        return copy.copy(found) if found else None
+        return copy.deepcopy(found) if found else None
 
     async def list_for(
         self, owner: Owner, limit: int, before: UUID | None
@@ -60,10 +62,10 @@ class FakeConversationRepository(ConversationRepository):
             if cursor is None:
                 return []
             mine = [c for c in mine if (c.updated_at, c.id) < (cursor.updated_at, cursor.id)]
-        return [copy.copy(c) for c in mine[:limit]]
+        return [copy.deepcopy(c) for c in mine[:limit]]
 
     async def save(self, conversation: Conversation) -> None:
-        self._t.conversations[conversation.id] = copy.copy(conversation)
+        self._t.conversations[conversation.id] = copy.deepcopy(conversation)
 
 
 class FakeMessageRepository(MessageRepository):
@@ -80,11 +82,11 @@ class FakeMessageRepository(MessageRepository):
             if key in self._t.idempotency:
                 raise DuplicateIdempotencyKey(idempotency_key)
             self._t.idempotency[key] = message.id
-        self._t.messages[message.id] = copy.copy(message)
+        self._t.messages[message.id] = copy.deepcopy(message)
 
     async def get(self, message_id: UUID) -> Message | None:
         found = self._t.messages.get(message_id)
-        return copy.copy(found) if found else None
+        return copy.deepcopy(found) if found else None
 
     async def by_idempotency_key(self, conversation_id: UUID, key: str) -> Message | None:
         message_id = self._t.idempotency.get((conversation_id, key))
@@ -92,7 +94,7 @@ class FakeMessageRepository(MessageRepository):
 
     async def reply_to(self, message_id: UUID) -> Message | None:
         found = next((m for m in self._t.messages.values() if m.reply_to == message_id), None)
-        return copy.copy(found) if found else None
+        return copy.deepcopy(found) if found else None
 
     async def page(
         self, conversation_id: UUID, limit: int, before: UUID | None
@@ -105,17 +107,18 @@ class FakeMessageRepository(MessageRepository):
             messages = [
                 m for m in messages if (m.created_at, m.id) < (cursor.created_at, cursor.id)
             ]
-        return [copy.copy(m) for m in messages[-limit:]] if limit else []
+        return [copy.deepcopy(m) for m in messages[-limit:]] if limit else []
 
     async def latest(self, conversation_id: UUID, limit: int) -> Sequence[Message]:
         complete = [m for m in self._of(conversation_id) if m.status is MessageStatus.COMPLETE]
-        return [copy.copy(m) for m in complete[-limit:]] if limit else []
+        return [copy.deepcopy(m) for m in complete[-limit:]] if limit else []
 
     async def save_progress(self, message: Message) -> None:
         stored = self._t.messages[message.id]
         stored.content = message.content
         stored.status = message.status
         stored.event_seq = max(stored.event_seq, message.event_seq)
+        stored.agent = copy.deepcopy(message.agent)
 
     async def record_event_seqs(self, seqs: Mapping[UUID, int]) -> None:
         for message_id, seq in seqs.items():
@@ -128,10 +131,22 @@ class FakeMessageRepository(MessageRepository):
 
     async def changed_since(self, conversation_id: UUID, seq: int) -> Sequence[Message]:
         changed = [m for m in self._of(conversation_id) if m.event_seq > seq]
-        return [copy.copy(m) for m in sorted(changed, key=lambda m: m.event_seq)]
+        return [copy.deepcopy(m) for m in sorted(changed, key=lambda m: m.event_seq)]
 
     async def streaming(self) -> Sequence[Message]:
-        return [copy.copy(m) for m in self._t.messages.values() if m.is_streaming]
+        return [copy.deepcopy(m) for m in self._t.messages.values() if m.is_streaming]
+
+
+class FakeDeadLetterRepository(DeadLetterRepository):
+    def __init__(self, tables: Tables) -> None:
+        self._t = tables
+
+    async def add(self, letter: DeadLetter) -> None:
+        self._t.dead_letters.append(letter)
+
+    async def recent(self, limit: int) -> Sequence[DeadLetter]:
+        newest = sorted(self._t.dead_letters, key=lambda d: (d.created_at, d.id), reverse=True)
+        return newest[:limit]
 
 
 class FakeUnitOfWork(UnitOfWork):
@@ -154,6 +169,7 @@ class FakeUnitOfWork(UnitOfWork):
         self.agent_sessions = FakeAgentSessionRepository(delegation, self._checks)
         self.routing_overrides = FakeRoutingOverrideRepository(delegation)
         self.history = FakeHistoryRepository(self._working.messages, delegation)
+        self.dead_letters = FakeDeadLetterRepository(self._working)
 
     async def __aexit__(
         self,
@@ -172,6 +188,7 @@ class FakeUnitOfWork(UnitOfWork):
         self._shared.messages = self._working.messages
         self._shared.idempotency = self._working.idempotency
         self._shared.delegation = self._working.delegation
+        self._shared.dead_letters = self._working.dead_letters
         self._shared.commits += 1
         self._working = copy.deepcopy(self._shared)
         self._repositories()

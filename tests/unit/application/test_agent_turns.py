@@ -10,11 +10,10 @@ import pytest
 from application.agent_sessions import AgentTurn
 from application.errors import ConversationNotFound
 from application.ports.agent_gateway import AgentAnswer, AgentUnavailable, UserContext
-from application.use_cases.agent_progress import TurnEnd
 from application.use_cases.answer_agent_question import AnswerCommand
 from application.use_cases.end_agent_session import EndSessionCommand
 from application.use_cases.start_agent_turn import StartTurnCommand
-from domain.agent_events import AgentFailed, QuestionAsked, TurnCompleted
+from domain.agent_events import AgentFailed, AnswerChunk, QuestionAsked, TurnCompleted
 from domain.agent_sessions import (
     AnswerConflict,
     NoPendingQuestion,
@@ -26,8 +25,9 @@ from domain.agent_sessions import (
 )
 from domain.errors import InvalidField
 from domain.history import Strategy, WindowPolicy
-from domain.messages import ChatTurn, Role
+from domain.messages import ChatTurn, MessageStatus, Role
 from tests.fakes.delegation import ScriptedAgentGateway
+from tests.fakes.system import FakeClock
 from tests.unit.application.delegation import (
     ALICE,
     BOB,
@@ -39,17 +39,7 @@ from tests.unit.application.delegation import (
 
 
 async def run(world: Delegation, turn: AgentTurn) -> None:
-    """What the live event processor does with a turn: report each event, end the turn."""
-    try:
-        async for event in turn.events:
-            if isinstance(event, QuestionAsked):
-                await world.pause().execute(turn.session.id, event)
-            elif isinstance(event, TurnCompleted | AgentFailed):
-                await world.finish().execute(turn.session.id, TurnEnd(event))
-            else:
-                await world.progress().execute(turn.session.id, event)
-    except AgentUnavailable:
-        await world.finish().execute(turn.session.id, TurnEnd())
+    await world.run(turn)
 
 
 async def stored(world: Delegation, turn: AgentTurn):  # type: ignore[no-untyped-def]
@@ -120,16 +110,14 @@ async def test_only_the_owner_can_start_a_turn() -> None:
         await world.start().execute(StartTurnCommand(BOB, conversation.id, message.id, "hi"))
 
 
-async def test_progress_is_recorded_and_never_goes_back() -> None:
+async def test_progress_is_recorded_with_the_agent_s_session_id() -> None:
     world = Delegation()
     conversation = await world.conversation()
     turn = await world.first_turn(conversation)
-    events = await drain(turn)
     world.clock.advance(10)
-    await world.progress().execute(turn.session.id, events[1])
-    await world.progress().execute(turn.session.id, events[0])
+    await run(world, turn)
     session = await stored(world, turn)
-    assert session.last_event_id == 2 and session.agent_session_id == "agent-1"
+    assert session.last_event_id == 3 and session.agent_session_id == "agent-1"
     assert session.last_interaction_at == world.clock.now()
 
 
@@ -154,12 +142,15 @@ async def test_a_question_pauses_the_session_until_answered() -> None:
 
 
 async def test_the_agent_s_own_expiry_is_kept_when_sooner() -> None:
-    world = Delegation()
+    soon = FakeClock().now() + timedelta(seconds=60)
+    asked = QuestionAsked(
+        event_id=1, session_id="a", question_id="q", question="?", expires_at=soon
+    )
+    world = Delegation(gateway=ScriptedAgentGateway([asked]))
     conversation = await world.conversation()
     turn = await world.first_turn(conversation)
-    soon = world.clock.now() + timedelta(seconds=60)
-    asked = QuestionAsked(event_id=4, question_id="q", question="?", expires_at=soon)
-    session = await world.pause().execute(turn.session.id, asked)
+    await run(world, turn)
+    session = await stored(world, turn)
     assert session.question is not None and session.question.expires_at == soon
 
 
@@ -205,21 +196,25 @@ async def test_a_late_answer_abandons_the_session_and_the_next_message_opens_a_n
 
 
 @pytest.mark.parametrize(
-    ("end", "status"),
+    ("final", "status"),
     [
-        (TurnEnd(TurnCompleted(event_id=9)), SessionStatus.ACTIVE),
-        (TurnEnd(AgentFailed(event_id=9, code="x", message="m", retryable=True)), "ACTIVE"),
-        (TurnEnd(AgentFailed(event_id=9, code="x", message="m")), SessionStatus.FAILED),
-        (TurnEnd(), SessionStatus.ACTIVE),
+        (TurnCompleted(event_id=9), SessionStatus.ACTIVE),
+        (AgentFailed(event_id=9, code="x", message="m", retryable=True), SessionStatus.ACTIVE),
+        (AgentFailed(event_id=9, code="x", message="m"), SessionStatus.FAILED),
     ],
 )
-async def test_how_a_turn_ends_decides_the_session(end: TurnEnd, status: str) -> None:
-    world = Delegation()
+async def test_how_a_turn_ends_decides_the_session(
+    final: TurnCompleted | AgentFailed, status: SessionStatus
+) -> None:
+    world = Delegation(
+        gateway=ScriptedAgentGateway([AnswerChunk(event_id=1, session_id="a", text="x"), final])
+    )
     conversation = await world.conversation()
     turn = await world.first_turn(conversation)
-    session = await world.finish().execute(turn.session.id, end)
-    assert session.status == status and not session.turn_running
-    assert session.last_event_id == (9 if end.final else 0)
+    await run(world, turn)
+    session = await stored(world, turn)
+    assert session.status is status and not session.turn_running
+    assert session.last_event_id == 9
 
 
 async def test_a_gateway_error_ends_the_turn_and_keeps_the_session() -> None:
@@ -243,7 +238,9 @@ async def test_the_user_ends_a_session_and_the_next_agent_message_opens_a_new_on
     ended = await world.end().execute(EndSessionCommand(ALICE, conversation.id))
     assert ended is not None and ended.status is SessionStatus.COMPLETED
     assert await world.end().execute(EndSessionCommand(ALICE, conversation.id)) is None
-    await world.finish().execute(first.session.id, TurnEnd(TurnCompleted(event_id=3)))
+    reply = await world.run(first)
+    assert reply.status is MessageStatus.FAILED
+    assert world.gateway.requests[-1].input == "search it"
     assert (await stored(world, first)).status is SessionStatus.COMPLETED
     assert (await world.first_turn(conversation, "again")).opened
 
@@ -251,8 +248,9 @@ async def test_the_user_ends_a_session_and_the_next_agent_message_opens_a_new_on
 async def test_the_sweep_completes_idle_sessions_and_abandons_expired_questions() -> None:
     world = Delegation(gateway=ScriptedAgentGateway(question_script()))
     idle_conversation, asking_conversation = await world.conversation(), await world.conversation()
+    world.gateway.scripts = [answer_script(), question_script()]
     idle = await world.first_turn(idle_conversation)
-    await world.finish().execute(idle.session.id, TurnEnd(TurnCompleted(event_id=1)))
+    await run(world, idle)
     asking = await world.first_turn(asking_conversation)
     await run(world, asking)
     world.clock.advance(60)
@@ -270,10 +268,10 @@ async def test_token_counts_are_computed_once_per_message() -> None:
     conversation = await world.conversation()
     await world.said(conversation, *[f"message {n}" for n in range(10)])
     first = await world.first_turn(conversation)
-    await world.finish().execute(first.session.id, TurnEnd(TurnCompleted(event_id=1)))
+    await run(world, first)
     counted = world.counter.counted
     await world.first_turn(conversation, "next one")
-    assert world.counter.counted - counted == 2  # the new message, and the routed input
+    assert world.counter.counted - counted == 3  # the new message, its reply, the routed input
 
 
 async def test_the_history_respects_the_token_budget_and_keeps_the_input() -> None:

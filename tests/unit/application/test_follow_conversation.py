@@ -23,14 +23,14 @@ async def take(stream: Awaitable[LiveStream], count: int) -> list[LiveEvent]:
 
 
 async def test_a_stranger_cannot_follow_a_conversation(world: World) -> None:
-    conversation = await world.conversation(owner=BOB)
+    conversation = await world.conversation(BOB)
     with pytest.raises(ConversationNotFound):
-        await world.follow().execute(FollowCommand(ALICE, conversation.id))
+        await world.follow().execute(FollowCommand(ALICE.owner, conversation.id))
 
 
 async def test_a_follower_sees_the_whole_turn_as_it_happens(world: World) -> None:
     conversation = await world.conversation()
-    stream = await world.follow().execute(FollowCommand(ALICE, conversation.id))
+    stream = await world.follow().execute(FollowCommand(ALICE.owner, conversation.id))
     await world.send_message().execute(SendMessageCommand(ALICE, conversation.id, "hi"))
     await world.background.run_all()
     seen = await take(asyncio.sleep(0, stream), 6)
@@ -45,7 +45,9 @@ async def test_a_reconnecting_follower_gets_exactly_what_it_missed_from_the_buff
     await world.send_message().execute(SendMessageCommand(ALICE, conversation.id, "hi"))
     await world.background.run_all()
 
-    missed = await take(world.follow().execute(FollowCommand(ALICE, conversation.id, since=3)), 3)
+    missed = await take(
+        world.follow().execute(FollowCommand(ALICE.owner, conversation.id, since=3)), 3
+    )
     assert [e.seq for e in missed] == [4, 5, 6]
 
 
@@ -57,7 +59,9 @@ async def test_beyond_the_buffer_a_follower_gets_the_stored_state_of_what_change
     await world.send_message().execute(SendMessageCommand(ALICE, conversation.id, "hi"))
     await world.background.run_all()
 
-    missed = await take(world.follow().execute(FollowCommand(ALICE, conversation.id, since=0)), 2)
+    missed = await take(
+        world.follow().execute(FollowCommand(ALICE.owner, conversation.id, since=0)), 2
+    )
     assert [(e.type, e.seq) for e in missed] == [
         ("message.created", 1),
         ("message.completed", 6),
@@ -77,7 +81,9 @@ async def test_a_stored_streaming_reply_is_followed_by_the_buffered_deltas_it_la
     # As if the service stopped after storing "abc" (seq 5) while the buffer holds seqs 6 to 8.
     reply.content, reply.event_seq, reply.status = "abc", 5, MessageStatus.STREAMING
 
-    missed = await take(world.follow().execute(FollowCommand(ALICE, conversation.id, since=0)), 5)
+    missed = await take(
+        world.follow().execute(FollowCommand(ALICE.owner, conversation.id, since=0)), 5
+    )
     assert [(e.type, e.seq) for e in missed] == [
         ("message.created", 1),
         ("message.created", 5),
@@ -100,12 +106,12 @@ async def test_a_follower_ahead_of_a_restarted_bus_moves_numbering_past_it(world
 
 
 async def take_nothing(world: World, conversation_id: UUID, since: int) -> None:
-    stream = await world.follow().execute(FollowCommand(ALICE, conversation_id, since=since))
+    stream = await world.follow().execute(FollowCommand(ALICE.owner, conversation_id, since=since))
     await stream.aclose()
 
 
 async def test_a_subscription_is_released_when_the_client_goes(world: World) -> None:
     conversation = await world.conversation()
-    stream = await world.follow().execute(FollowCommand(ALICE, conversation.id))
+    stream = await world.follow().execute(FollowCommand(ALICE.owner, conversation.id))
     await stream.aclose()
     assert world.live._channels[conversation.id].subscribers == set()

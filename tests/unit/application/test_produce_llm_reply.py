@@ -49,7 +49,7 @@ async def test_the_model_sees_the_newest_complete_messages_oldest_first(world: W
 
 async def test_writes_are_coalesced_by_size_not_one_per_delta(world: World) -> None:
     world.model = ScriptedChatModel(["abcd"] * 30)
-    world.policy = FlushPolicy(interval_s=60.0, max_chars=40)
+    world.flush_policy = FlushPolicy(interval_s=60.0, max_chars=40)
     _, accepted = await send(world)
     commits_before = world.store.tables.commits
     await world.background.run_all()
@@ -67,7 +67,7 @@ async def test_writes_are_coalesced_by_time(world: World) -> None:
                 yield delta
 
     world.model = TickingModel([])
-    world.policy = FlushPolicy(interval_s=0.1, max_chars=10_000)
+    world.flush_policy = FlushPolicy(interval_s=0.1, max_chars=10_000)
     await send(world)
     before = world.store.tables.commits
     await world.background.run_all()

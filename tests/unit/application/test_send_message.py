@@ -59,7 +59,7 @@ async def test_sending_touches_the_conversation(world: World) -> None:
 
 
 async def test_someone_elses_conversation_is_not_found_and_nothing_is_stored(world: World) -> None:
-    conversation = await world.conversation(owner=BOB)
+    conversation = await world.conversation(BOB)
     with pytest.raises(ConversationNotFound):
         await world.send_message().execute(SendMessageCommand(ALICE, conversation.id, "hi"))
     assert world.store.tables.messages == {}

@@ -1,0 +1,96 @@
+"""A streaming reply written by the agent, persisted together with its turn's progress."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from uuid import UUID
+
+from application.agent_sessions import ATTEMPTS
+from application.errors import SessionContention
+from application.ports.agent_sessions import StaleAgentSession
+from application.ports.clock import Clock
+from application.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
+from application.reply_recorder import FlushPolicy, ReplyRecorder
+from domain.agent_events import AgentEvent
+from domain.agent_sessions import AgentSession
+from domain.messages import Message
+
+SessionChange = Callable[[AgentSession, datetime], None]
+
+
+class TurnTakenOver(Exception):
+    """The session no longer runs this reply's turn: the user ended the session, a newer
+    message interrupted the turn, or another instance took the turn over."""
+
+
+class AgentReplyRecorder(ReplyRecorder):
+    """Writes the reply and its turn's progress in one transaction, so that the stored text
+    always matches the stored `last_event_id`: a turn resumed after a crash continues from
+    there without losing or repeating text. Every write also renews the turn's lease, the
+    proof that this process is still consuming the turn.
+    """
+
+    def __init__(
+        self,
+        reply: Message,
+        session_id: UUID,
+        uow: UnitOfWorkFactory,
+        clock: Clock,
+        policy: FlushPolicy,
+        lease: timedelta,
+    ) -> None:
+        super().__init__(reply, uow, clock, policy)
+        self.session_id = session_id
+        self._lease = lease
+        self._last_event_id = 0
+        self._agent_session_id: str | None = None
+        self._change: SessionChange | None = None
+
+    def saw(self, event: AgentEvent) -> None:
+        """An agent event was handled; its id is stored with the next write."""
+        self._last_event_id = max(self._last_event_id, event.event_id)
+        self._agent_session_id = event.session_id or self._agent_session_id
+        self._dirty = True
+
+    async def flush(self) -> None:
+        await self.settle(None)
+
+    async def settle(self, change: SessionChange | None) -> AgentSession:
+        """Write the reply with the turn's progress; `change` ends or pauses the turn in the
+        same transaction (without it the lease is renewed). Raises TurnTakenOver when the
+        session no longer runs this reply's turn."""
+        for _ in range(ATTEMPTS):
+            async with self._uow() as uow:
+                session = await self._owned_session(uow)
+                self._apply(session, change)
+                await self._write(uow)
+                try:
+                    await uow.agent_sessions.save(session)
+                    await uow.commit()
+                except StaleAgentSession:
+                    continue
+            self._flushed()
+            return session
+        raise SessionContention(str(self.session_id))
+
+    async def release(self) -> None:
+        """Write the reply alone: its turn belongs to someone else now."""
+        await ReplyRecorder.flush(self)
+
+    async def _owned_session(self, uow: UnitOfWork) -> AgentSession:
+        session = await uow.agent_sessions.get(self.session_id)
+        if session is None or not session.is_live or session.turn_reply_id != self.reply.id:
+            raise TurnTakenOver(str(self.session_id))
+        return session
+
+    def _apply(self, session: AgentSession, change: SessionChange | None) -> None:
+        now = self._clock.now()
+        if self._agent_session_id:
+            session.bind(self._agent_session_id)
+        if self._last_event_id:
+            session.record_event(self._last_event_id, now)
+        if change is None:
+            session.renew_lease(now + self._lease)
+        else:
+            change(session, now)

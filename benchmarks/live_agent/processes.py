@@ -1,0 +1,80 @@
+"""Child processes of the benchmark, and what /proc says about their CPU time and memory."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+import signal
+import sys
+from pathlib import Path
+
+TICKS = os.sysconf("SC_CLK_TCK")
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+class Child:
+    """A script started with this interpreter; `url` is what it printed as `serving on URL`."""
+
+    def __init__(self, name: str, process: asyncio.subprocess.Process, url: str) -> None:
+        self.name = name
+        self.process = process
+        self.url = url
+
+    @classmethod
+    async def start(cls, name: str, args: list[str], env: dict[str, str], log: Path) -> Child:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            *args,
+            env={**os.environ, **env},
+            stdout=asyncio.subprocess.PIPE,
+            stderr=log.open("ab"),
+        )
+        assert process.stdout is not None
+        line = (await asyncio.wait_for(process.stdout.readline(), 60)).decode()
+        match = re.search(r"serving on (http://\S+)", line)
+        if not match:
+            process.kill()
+            raise SystemExit(f"{name} did not start: {line!r}; see {log}")
+        return cls(name, process, match.group(1))
+
+    def pids(self) -> list[int]:
+        """This process and its descendants."""
+        found, todo = [], [self.process.pid]
+        while todo:
+            pid = todo.pop()
+            found.append(pid)
+            for task in Path(f"/proc/{pid}/task").glob("*/children"):
+                with contextlib.suppress(OSError):
+                    todo.extend(int(child) for child in task.read_text().split())
+        return found
+
+    def cpu_s(self) -> float:
+        total = 0
+        for pid in self.pids():
+            with contextlib.suppress(OSError):
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                total += int(fields[11]) + int(fields[12])
+        return total / TICKS
+
+    def rss_bytes(self) -> int:
+        total = 0
+        for pid in self.pids():
+            with contextlib.suppress(OSError):
+                total += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE
+        return total
+
+    async def stop(self) -> None:
+        if self.process.returncode is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                await asyncio.wait_for(self.process.wait(), 15)
+            except TimeoutError:
+                self.process.kill()
+                await self.process.wait()
+
+
+def own_cpu_s() -> float:
+    times = os.times()
+    return times.user + times.system

@@ -1,0 +1,392 @@
+"""Live agent conversations through convo, measured against the same upstream read directly.
+
+Three processes besides this one share the machine: a bare SSE emitter standing in for the
+Agent Service (`live_agent/emitter.py`: paced runs whose every chunk carries the moment it was
+written), convo's app (`live_agent/server.py`, built as `convo serve` builds it, on a fresh
+SQLite file) and, for the CPU yardstick, a bare relay (`live_agent/bare_relay.py`: SSE in,
+WebSocket out, no framework, no database). This process runs the clients.
+
+Each run starts N streams at a fixed arrival rate. A stream through convo is a conversation
+whose WebSocket is open before its `/agent` message is posted; it is read to
+`agent.completed`. Every stream has a twin started at the same instant that reads the same
+kind of run from the emitter directly, so each latency figure is a delta against the twin
+under the same load. Every event is checked: envelope seqs consecutive, chunks 1..K once and
+in order, `message.completed` equal to the deltas, and the stored reply equal to them too.
+
+    .venv/bin/python benchmarks/live_agent_relay.py                     # the figures in docs
+    .venv/bin/python benchmarks/live_agent_relay.py --sizes 100 --events 20   # a quick look
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import resource
+import secrets
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aiohttp
+from live_agent.clients import Conversation, RelayStream, Stream, direct
+from live_agent.processes import Child, own_cpu_s
+from live_agent.report import fmt, percentile, triple
+
+from entrypoints.auth import issue_token
+
+HERE = Path(__file__).resolve().parent
+SECRET = secrets.token_urlsafe(48)
+NO_PERSISTENCE = {"CONVO_REPLY_FLUSH_INTERVAL_MS": "60000", "CONVO_REPLY_FLUSH_CHARS": "1000000000"}
+OPENING = 64
+
+
+@dataclass(frozen=True)
+class Target:
+    """What the clients talk to: convo's app or the bare relay, served a given way."""
+
+    app: str
+    server: str = "uvicorn"
+    loop: str = "asyncio"
+    http: str = "h11"
+    env: tuple[tuple[str, str], ...] = ()
+    label: str = ""
+
+    def describe(self) -> str:
+        extra = f", {self.label}" if self.label else ""
+        return f"{self.app} on {self.server} ({self.loop}, {self.http}{extra})"
+
+
+@dataclass(frozen=True)
+class Load:
+    conversations: int
+    rate: float
+    events: int
+    pace_ms: int
+    compress: int = 0
+
+    def describe(self) -> str:
+        deflate = "permessage-deflate" if self.compress else "no deflate"
+        return (
+            f"{self.conversations} streams arriving at {self.rate:g}/s, {self.events} chunks "
+            f"each every {self.pace_ms} ms, {deflate}"
+        )
+
+
+@dataclass
+class Outcome:
+    target: Target
+    load: Load
+    relayed: list[Stream]
+    direct: list[Stream]
+    cpu_s: float
+    emitter_cpu_s: float
+    clients_cpu_s: float
+    wall_s: float
+    rss_start: int
+    rss_idle: int
+    rss_peak: int
+    deflated: int = 0
+    stored_mismatches: int = 0
+    errors: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def events(self) -> int:
+        return sum(s.relayed for s in self.relayed)
+
+    def cpu_us_per_event(self) -> float:
+        return self.cpu_s / max(self.events, 1) * 1e6
+
+
+def raise_open_files_limit(wanted: int) -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = hard if hard == resource.RLIM_INFINITY else min(hard, max(soft, wanted))
+    if target > soft:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+
+
+async def start_target(target: Target, upstream: str, workdir: Path, n: int) -> Child:
+    args = [
+        str(HERE / "live_agent" / "server.py"),
+        "--app",
+        target.app,
+        "--server",
+        target.server,
+        "--loop",
+        target.loop,
+        "--http",
+        target.http,
+    ]
+    env = {
+        "BENCH_UPSTREAM": upstream,
+        "CONVO_DATABASE_URL": f"sqlite+aiosqlite:///{workdir}/convo-{n}.db",
+        "CONVO_JWT_SECRET": SECRET,
+        "CONVO_AGENT_SERVICE_URL": upstream,
+        "CONVO_AGENT_API_KEY": "benchmark-key",
+        "CONVO_LOG_LEVEL": "WARNING",
+        "CONVO_HTTP_POOL_SIZE": "5000",
+        "CONVO_HTTP_POOL_SIZE_PER_HOST": "5000",
+        **dict(target.env),
+    }
+    return await Child.start(target.describe(), args, env, workdir / "server.log")
+
+
+async def open_all(clients: Sequence[Conversation | RelayStream]) -> None:
+    gate = asyncio.Semaphore(OPENING)
+
+    async def one(client: Conversation | RelayStream) -> None:
+        async with gate:
+            await client.open()
+
+    await asyncio.gather(*(one(client) for client in clients))
+
+
+async def sample_peak(child: Child, peak: list[int]) -> None:
+    while True:
+        peak[0] = max(peak[0], child.rss_bytes())
+        await asyncio.sleep(0.05)
+
+
+async def measure(
+    http: aiohttp.ClientSession, child: Child, emitter: Child, target: Target, load: Load
+) -> Outcome:
+    token = issue_token(SECRET, "bench", "bench")
+    clients: list[Conversation | RelayStream] = [
+        Conversation(http, child.url + "/api/v1", token, load.compress)
+        if target.app == "convo"
+        else RelayStream(http, child.url, load.compress)
+        for _ in range(load.conversations)
+    ]
+    await asyncio.sleep(0.5)
+    rss_start = child.rss_bytes()
+    await open_all(clients)
+    await asyncio.sleep(0.5)
+    rss_idle = child.rss_bytes()
+    relayed = [Stream(load.events) for _ in clients]
+    twins = [Stream(load.events) for _ in clients]
+    deadline_s = load.events * load.pace_ms / 1000 + 60
+    peak = [rss_idle]
+    sampler = asyncio.ensure_future(sample_peak(child, peak))
+    cpu, emitter_cpu, own = child.cpu_s(), emitter.cpu_s(), own_cpu_s()
+    loop = asyncio.get_running_loop()
+    origin = loop.time() + 0.1
+
+    async def one(i: int) -> None:
+        await asyncio.sleep(max(0.0, origin + i / load.rate - loop.time()))
+        await asyncio.gather(
+            clients[i].run(relayed[i], load.pace_ms, deadline_s),
+            direct(http, emitter.url, twins[i], load.pace_ms),
+            return_exceptions=False,
+        )
+
+    results = await asyncio.gather(*(one(i) for i in range(len(clients))), return_exceptions=True)
+    wall = loop.time() - origin
+    outcome = Outcome(
+        target,
+        load,
+        relayed,
+        twins,
+        cpu_s=child.cpu_s() - cpu,
+        emitter_cpu_s=emitter.cpu_s() - emitter_cpu,
+        clients_cpu_s=own_cpu_s() - own,
+        wall_s=wall,
+        rss_start=rss_start,
+        rss_idle=rss_idle,
+        rss_peak=peak[0],
+    )
+    sampler.cancel()
+    for result in results:
+        if isinstance(result, BaseException):
+            outcome.errors[repr(result)[:120]] += 1
+    await finish(outcome, clients)
+    return outcome
+
+
+async def finish(outcome: Outcome, clients: Sequence[Conversation | RelayStream]) -> None:
+    """Count what went wrong, compare stored replies with what was received, close."""
+    for stream in [*outcome.relayed, *outcome.direct]:
+        if stream.error is not None:
+            outcome.errors[stream.error[:120]] += 1
+    for client, stream in zip(clients, outcome.relayed, strict=True):
+        if isinstance(client, Conversation):
+            outcome.deflated += client.deflated
+            if await client.stored_reply() != "".join(stream.text):
+                outcome.stored_mismatches += 1
+        elif client.socket is not None and client.socket.compress:
+            outcome.deflated += 1
+    for client in clients:
+        with contextlib.suppress(Exception):
+            await client.close()
+
+
+def latencies_ms(streams: Sequence[Stream], skip_first: bool) -> list[float]:
+    start = 1 if skip_first else 0
+    return [n / 1e6 for s in streams for n in s.latencies_ns[start:]]
+
+
+def firsts_ms(streams: Sequence[Stream]) -> list[float]:
+    return [ms for s in streams if (ms := s.first_chunk_ms) is not None]
+
+
+def show(outcome: Outcome) -> None:
+    out, n = outcome, outcome.load.conversations
+    print(f"\n== {out.target.describe()}: {out.load.describe()}")
+    qs = (0.5, 0.95, 0.99)
+    relayed, twins = triple(firsts_ms(out.relayed), qs), triple(firsts_ms(out.direct), qs)
+    print(
+        f"   first chunk ms p50/p95/p99   relayed {fmt(relayed, 1)}   direct {fmt(twins, 1)}"
+        f"   added {fmt([a - b for a, b in zip(relayed, twins, strict=True)], 1, True)}"
+    )
+    qs = (0.5, 0.99, 0.999)
+    relayed = triple(latencies_ms(out.relayed, True), qs)
+    twins = triple(latencies_ms(out.direct, True), qs)
+    print(
+        f"   per event ms p50/p99/p99.9   relayed {fmt(relayed)}   direct {fmt(twins)}"
+        f"   added {fmt([a - b for a, b in zip(relayed, twins, strict=True)], 2, True)}"
+    )
+    print(
+        f"   CPU   {out.cpu_s:.2f} s for {out.events} relayed events = "
+        f"{out.cpu_us_per_event():.0f} µs per event; emitter {out.emitter_cpu_s:.2f} s, "
+        f"clients {out.clients_cpu_s:.2f} s, wall {out.wall_s:.1f} s"
+    )
+    print(
+        f"   memory   {out.rss_start / 2**20:.1f} MiB before; "
+        f"{(out.rss_idle - out.rss_start) / n / 1024:.1f} KiB per open idle socket; "
+        f"{(out.rss_peak - out.rss_start) / n / 1024:.1f} KiB per active session at the peak "
+        f"({out.rss_peak / 2**20:.1f} MiB); deflate negotiated on {out.deflated}/{n}"
+    )
+    complete = sum(s.completed for s in out.relayed)
+    complete_direct = sum(s.completed for s in out.direct)
+    print(
+        f"   checks   {complete}/{n} relayed and {complete_direct}/{n} direct streams complete, "
+        f"every event in order; stored replies differing: {out.stored_mismatches}; "
+        f"errors: {sum(out.errors.values())} {dict(out.errors) if out.errors else ''}"
+    )
+
+
+async def run_target(
+    http: aiohttp.ClientSession,
+    emitter: Child,
+    target: Target,
+    loads: Sequence[Load],
+    workdir: Path,
+    counter: list[int],
+) -> list[Outcome]:
+    counter[0] += 1
+    child = await start_target(target, emitter.url, workdir, counter[0])
+    outcomes = []
+    try:
+        warm = loads[0]
+        await measure(http, child, emitter, target, Load(10, 100, 5, 20, warm.compress))
+        for load in loads:
+            outcome = await measure(http, child, emitter, target, load)
+            show(outcome)
+            outcomes.append(outcome)
+    finally:
+        await child.stop()
+    return outcomes
+
+
+def summary(outcomes: Sequence[Outcome]) -> None:
+    print("\n== summary: relayed minus direct (same run, same load)")
+    print(
+        "   target                                      streams  first chunk p95/p99 ms"
+        "   per event p50/p99 ms   CPU µs/event   KiB/session"
+    )
+    for out in outcomes:
+        firsts = [
+            percentile(firsts_ms(out.relayed), q) - percentile(firsts_ms(out.direct), q)
+            for q in (0.95, 0.99)
+        ]
+        events = [
+            percentile(latencies_ms(out.relayed, True), q)
+            - percentile(latencies_ms(out.direct, True), q)
+            for q in (0.5, 0.99)
+        ]
+        memory = (out.rss_peak - out.rss_start) / out.load.conversations / 1024
+        deflate = " deflate" if out.load.compress else ""
+        print(
+            f"   {(out.target.describe() + deflate)[:44]:44} {out.load.conversations:7}"
+            f"  {fmt(firsts, 1, True):>21}   {fmt(events, 2, True):>20}"
+            f"   {out.cpu_us_per_event():12.0f}   {memory:11.1f}"
+        )
+
+
+def plan(args: argparse.Namespace) -> list[tuple[Target, list[Load]]]:
+    sizes = sorted(args.sizes, reverse=True)
+    loads = [Load(n, args.rate, args.events, args.pace_ms) for n in sizes]
+    largest = loads[:1]
+    blocks: list[tuple[Target, list[Load]]] = []
+    for server in args.servers:
+        for loop in args.loops:
+            base = {"server": server, "loop": loop, "http": args.http}
+            blocks.append((Target("relay", **base), loads))
+            blocks.append((Target("convo", **base), loads))
+            if args.variants:
+                if server == "uvicorn":
+                    deflated = [
+                        Load(n.conversations, n.rate, n.events, n.pace_ms, 15) for n in largest
+                    ]
+                    blocks.append((Target("convo", **base), deflated))
+                blocks.append(
+                    (
+                        Target(
+                            "convo", **base, env=tuple(NO_PERSISTENCE.items()), label="no flushes"
+                        ),
+                        largest,
+                    )
+                )
+    return blocks
+
+
+async def main_async(args: argparse.Namespace) -> None:
+    raise_open_files_limit(max(args.sizes) * 8 + 1024)
+    workdir = Path(tempfile.mkdtemp(prefix="convo-bench-"))
+    print(f"logs and databases in {workdir}")
+    emitter = await Child.start(
+        "emitter",
+        [str(HERE / "live_agent" / "emitter.py"), "--loop", args.emitter_loop],
+        {},
+        workdir / "emitter.log",
+    )
+    connector = aiohttp.TCPConnector(limit=0, limit_per_host=0)
+    timeout = aiohttp.ClientTimeout(total=None, sock_connect=30)
+    outcomes: list[Outcome] = []
+    counter = [0]
+    try:
+        async with aiohttp.ClientSession(connector=connector, timeout=timeout) as http:
+            for target, loads in plan(args):
+                outcomes += await run_target(http, emitter, target, loads, workdir, counter)
+    finally:
+        await emitter.stop()
+    summary(outcomes)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--sizes", type=lambda s: [int(x) for x in s.split(",")], default=[1, 100, 1000]
+    )
+    parser.add_argument("--rate", type=float, default=500.0, help="stream arrivals per second")
+    parser.add_argument("--events", type=int, default=50, help="answer chunks per run")
+    parser.add_argument("--pace-ms", type=int, default=100, help="between chunks (10/s)")
+    parser.add_argument("--servers", type=lambda s: s.split(","), default=["uvicorn"])
+    parser.add_argument("--loops", type=lambda s: s.split(","), default=["asyncio"])
+    parser.add_argument("--http", choices=["h11", "httptools"], default="h11")
+    parser.add_argument("--emitter-loop", choices=["asyncio", "uvloop"], default="uvloop")
+    parser.add_argument(
+        "--no-variants",
+        dest="variants",
+        action="store_false",
+        help="skip the deflate and no-flush runs",
+    )
+    asyncio.run(main_async(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    start = time.perf_counter()
+    main()
+    print(f"\n(benchmark took {time.perf_counter() - start:.0f} s)")

@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import math
 import resource
 import secrets
 import tempfile
@@ -42,6 +43,7 @@ HERE = Path(__file__).resolve().parent
 SECRET = secrets.token_urlsafe(48)
 NO_PERSISTENCE = {"CONVO_REPLY_FLUSH_INTERVAL_MS": "60000", "CONVO_REPLY_FLUSH_CHARS": "1000000000"}
 OPENING = 64
+POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
 @dataclass(frozen=True)
@@ -56,7 +58,10 @@ class Target:
     label: str = ""
 
     def describe(self) -> str:
-        extra = f", {self.label}" if self.label else ""
+        settings = [f"{k.removeprefix('CONVO_').lower()}={v}" for k, v in self.env]
+        extra = (
+            f", {self.label}" if self.label else (", " + ", ".join(settings) if settings else "")
+        )
         return f"{self.app} on {self.server} ({self.loop}, {self.http}{extra})"
 
 
@@ -83,12 +88,14 @@ class Outcome:
     relayed: list[Stream]
     direct: list[Stream]
     cpu_s: float
+    loop_cpu_s: float
     emitter_cpu_s: float
     clients_cpu_s: float
     wall_s: float
     rss_start: int
     rss_idle: int
     rss_peak: int
+    cpu_samples: list[tuple[int, float, float]] = field(default_factory=list)
     deflated: int = 0
     stored_mismatches: int = 0
     errors: Counter[str] = field(default_factory=Counter)
@@ -100,6 +107,33 @@ class Outcome:
     def cpu_us_per_event(self) -> float:
         return self.cpu_s / max(self.events, 1) * 1e6
 
+    def steady(self) -> tuple[int, int] | None:
+        """The stretch when every relayed stream was under way and none had ended: no turn
+        started or finished, only events flowed. None when there was none of 1 s or more."""
+        streams = [s for s in self.relayed if s.received_ns]
+        if len(streams) < len(self.relayed):
+            return None
+        start = max(s.received_ns[0] for s in streams)
+        end = min(s.received_ns[-1] for s in streams)
+        return (start, end) if end - start >= 1e9 else None
+
+    def steady_cpu(self) -> tuple[float, float, int] | None:
+        """CPU seconds (all threads, event loop) and events relayed between the first and
+        last CPU samples inside the steady stretch."""
+        window = self.steady()
+        if window is None:
+            return None
+        inside = [c for c in self.cpu_samples if window[0] <= c[0] <= window[1]]
+        if len(inside) < 2:
+            return None
+        (t0, cpu0, loop0), (t1, cpu1, loop1) = inside[0], inside[-1]
+        events = sum(t0 <= t < t1 for s in self.relayed for t in s.received_ns)
+        return cpu1 - cpu0, loop1 - loop0, events
+
+    def steady_cpu_us(self) -> float:
+        steady = self.steady_cpu()
+        return math.nan if steady is None or not steady[2] else steady[0] / steady[2] * 1e6
+
 
 def raise_open_files_limit(wanted: int) -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -108,7 +142,31 @@ def raise_open_files_limit(wanted: int) -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
 
 
-async def start_target(target: Target, upstream: str, workdir: Path, n: int) -> Child:
+async def database_url(kind: str, workdir: Path, n: int) -> str:
+    """A fresh database for one process: a SQLite file, or a new PostgreSQL database on the
+    local server (`postgres`, or a `postgresql://…/postgres` admin URL)."""
+    if kind == "sqlite":
+        return f"sqlite+aiosqlite:///{workdir}/convo-{n}.db"
+    import asyncpg
+
+    admin = POSTGRES_ADMIN if kind == "postgres" else kind
+    name = f"convo_bench_{workdir.name[-8:].replace('-', '_')}_{n}".lower()
+    connection = await asyncpg.connect(admin)
+    try:
+        await connection.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await connection.close()
+    return admin.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://") + "/" + name
+
+
+async def start_target(
+    target: Target,
+    upstream: str,
+    workdir: Path,
+    n: int,
+    profiled: Sequence[str],
+    database: str,
+) -> Child:
     args = [
         str(HERE / "live_agent" / "server.py"),
         "--app",
@@ -122,7 +180,9 @@ async def start_target(target: Target, upstream: str, workdir: Path, n: int) -> 
     ]
     env = {
         "BENCH_UPSTREAM": upstream,
-        "CONVO_DATABASE_URL": f"sqlite+aiosqlite:///{workdir}/convo-{n}.db",
+        "CONVO_DATABASE_URL": await database_url(database, workdir, n)
+        if target.app == "convo"
+        else "",
         "CONVO_JWT_SECRET": SECRET,
         "CONVO_AGENT_SERVICE_URL": upstream,
         "CONVO_AGENT_API_KEY": "benchmark-key",
@@ -131,7 +191,8 @@ async def start_target(target: Target, upstream: str, workdir: Path, n: int) -> 
         "CONVO_HTTP_POOL_SIZE_PER_HOST": "5000",
         **dict(target.env),
     }
-    return await Child.start(target.describe(), args, env, workdir / "server.log")
+    profile = workdir / f"profile-{n}.txt" if target.app in profiled else None
+    return await Child.start(target.describe(), args, env, workdir / "server.log", profile)
 
 
 async def open_all(clients: Sequence[Conversation | RelayStream]) -> None:
@@ -144,9 +205,11 @@ async def open_all(clients: Sequence[Conversation | RelayStream]) -> None:
     await asyncio.gather(*(one(client) for client in clients))
 
 
-async def sample_peak(child: Child, peak: list[int]) -> None:
+async def sample(child: Child, peak: list[int], cpu: list[tuple[int, float, float]]) -> None:
+    """Every 50 ms: the peak of the child's memory, and its CPU time (all, event loop)."""
     while True:
         peak[0] = max(peak[0], child.rss_bytes())
+        cpu.append((time.monotonic_ns(), child.cpu_s(), child.main_thread_cpu_s()))
         await asyncio.sleep(0.05)
 
 
@@ -169,8 +232,10 @@ async def measure(
     twins = [Stream(load.events) for _ in clients]
     deadline_s = load.events * load.pace_ms / 1000 + 60
     peak = [rss_idle]
-    sampler = asyncio.ensure_future(sample_peak(child, peak))
-    cpu, emitter_cpu, own = child.cpu_s(), emitter.cpu_s(), own_cpu_s()
+    cpu_samples: list[tuple[int, float, float]] = []
+    sampler = asyncio.ensure_future(sample(child, peak, cpu_samples))
+    cpu, loop_cpu = child.cpu_s(), child.main_thread_cpu_s()
+    emitter_cpu, own = emitter.cpu_s(), own_cpu_s()
     loop = asyncio.get_running_loop()
     origin = loop.time() + 0.1
 
@@ -190,12 +255,14 @@ async def measure(
         relayed,
         twins,
         cpu_s=child.cpu_s() - cpu,
+        loop_cpu_s=child.main_thread_cpu_s() - loop_cpu,
         emitter_cpu_s=emitter.cpu_s() - emitter_cpu,
         clients_cpu_s=own_cpu_s() - own,
         wall_s=wall,
         rss_start=rss_start,
         rss_idle=rss_idle,
         rss_peak=peak[0],
+        cpu_samples=cpu_samples,
     )
     sampler.cancel()
     for result in results:
@@ -222,9 +289,18 @@ async def finish(outcome: Outcome, clients: Sequence[Conversation | RelayStream]
             await client.close()
 
 
-def latencies_ms(streams: Sequence[Stream], skip_first: bool) -> list[float]:
-    start = 1 if skip_first else 0
-    return [n / 1e6 for s in streams for n in s.latencies_ns[start:]]
+def latencies_ms(streams: Sequence[Stream], window: tuple[int, int] | None) -> list[float]:
+    """Every chunk's latency but the first of each stream, or only the chunks received in
+    `window` when given."""
+    if window is None:
+        return [n / 1e6 for s in streams for n in s.latencies_ns[1:]]
+    low, high = window
+    return [
+        n / 1e6
+        for s in streams
+        for n, t in zip(s.latencies_ns, s.received_ns, strict=True)
+        if low <= t <= high
+    ]
 
 
 def firsts_ms(streams: Sequence[Stream]) -> list[float]:
@@ -240,18 +316,34 @@ def show(outcome: Outcome) -> None:
         f"   first chunk ms p50/p95/p99   relayed {fmt(relayed, 1)}   direct {fmt(twins, 1)}"
         f"   added {fmt([a - b for a, b in zip(relayed, twins, strict=True)], 1, True)}"
     )
+    window = out.steady()
     qs = (0.5, 0.99, 0.999)
-    relayed = triple(latencies_ms(out.relayed, True), qs)
-    twins = triple(latencies_ms(out.direct, True), qs)
+    relayed = triple(latencies_ms(out.relayed, window), qs)
+    twins = triple(latencies_ms(out.direct, window), qs)
+    where = (
+        f"steady {(window[1] - window[0]) / 1e9:.1f} s"
+        if window
+        else "all but first (no steady stretch)"
+    )
     print(
         f"   per event ms p50/p99/p99.9   relayed {fmt(relayed)}   direct {fmt(twins)}"
-        f"   added {fmt([a - b for a, b in zip(relayed, twins, strict=True)], 2, True)}"
+        f"   added {fmt([a - b for a, b in zip(relayed, twins, strict=True)], 2, True)}   ({where})"
     )
     print(
-        f"   CPU   {out.cpu_s:.2f} s for {out.events} relayed events = "
-        f"{out.cpu_us_per_event():.0f} µs per event; emitter {out.emitter_cpu_s:.2f} s, "
+        f"   CPU   whole run {out.cpu_s:.2f} s for {out.events} relayed events = "
+        f"{out.cpu_us_per_event():.0f} µs per event ({out.loop_cpu_s:.2f} s on the event loop's "
+        f"thread); emitter {out.emitter_cpu_s:.2f} s, "
         f"clients {out.clients_cpu_s:.2f} s, wall {out.wall_s:.1f} s"
     )
+    steady = out.steady_cpu()
+    if steady is not None:
+        cpu, loop_cpu, events = steady
+        turns = out.cpu_s - out.steady_cpu_us() * out.events / 1e6
+        print(
+            f"   CPU   steady stretch {cpu:.2f} s ({loop_cpu:.2f} s event loop) for {events} "
+            f"events = {out.steady_cpu_us():.0f} µs per relayed event; the rest, "
+            f"{turns / n * 1000:.1f} ms per stream, is starting and ending streams"
+        )
     print(
         f"   memory   {out.rss_start / 2**20:.1f} MiB before; "
         f"{(out.rss_idle - out.rss_start) / n / 1024:.1f} KiB per open idle socket; "
@@ -274,9 +366,11 @@ async def run_target(
     loads: Sequence[Load],
     workdir: Path,
     counter: list[int],
+    profiled: Sequence[str],
+    database: str,
 ) -> list[Outcome]:
     counter[0] += 1
-    child = await start_target(target, emitter.url, workdir, counter[0])
+    child = await start_target(target, emitter.url, workdir, counter[0], profiled, database)
     outcomes = []
     try:
         warm = loads[0]
@@ -294,16 +388,17 @@ def summary(outcomes: Sequence[Outcome]) -> None:
     print("\n== summary: relayed minus direct (same run, same load)")
     print(
         "   target                                      streams  first chunk p95/p99 ms"
-        "   per event p50/p99 ms   CPU µs/event   KiB/session"
+        "   per event p50/p99 ms   CPU µs/event (steady)   KiB/session"
     )
     for out in outcomes:
         firsts = [
             percentile(firsts_ms(out.relayed), q) - percentile(firsts_ms(out.direct), q)
             for q in (0.95, 0.99)
         ]
+        window = out.steady()
         events = [
-            percentile(latencies_ms(out.relayed, True), q)
-            - percentile(latencies_ms(out.direct, True), q)
+            percentile(latencies_ms(out.relayed, window), q)
+            - percentile(latencies_ms(out.direct, window), q)
             for q in (0.5, 0.99)
         ]
         memory = (out.rss_peak - out.rss_start) / out.load.conversations / 1024
@@ -311,34 +406,31 @@ def summary(outcomes: Sequence[Outcome]) -> None:
         print(
             f"   {(out.target.describe() + deflate)[:44]:44} {out.load.conversations:7}"
             f"  {fmt(firsts, 1, True):>21}   {fmt(events, 2, True):>20}"
-            f"   {out.cpu_us_per_event():12.0f}   {memory:11.1f}"
+            f"   {out.cpu_us_per_event():8.0f} ({out.steady_cpu_us():5.0f})   {memory:11.1f}"
         )
 
 
 def plan(args: argparse.Namespace) -> list[tuple[Target, list[Load]]]:
-    sizes = sorted(args.sizes, reverse=True)
-    loads = [Load(n, args.rate, args.events, args.pace_ms) for n in sizes]
-    largest = loads[:1]
+    """The runs, each block on a fresh process: the relay and convo at every size, then convo
+    at the largest size with permessage-deflate (uvicorn offers it) and without flushes."""
+    loads = [Load(n, args.rate, args.events, args.pace_ms) for n in sorted(args.sizes)[::-1]]
+    deflated = [
+        Load(load.conversations, load.rate, load.events, load.pace_ms, 15) for load in loads
+    ]
+    extra = tuple(args.env)
     blocks: list[tuple[Target, list[Load]]] = []
     for server in args.servers:
         for loop in args.loops:
             base = {"server": server, "loop": loop, "http": args.http}
-            blocks.append((Target("relay", **base), loads))
-            blocks.append((Target("convo", **base), loads))
-            if args.variants:
-                if server == "uvicorn":
-                    deflated = [
-                        Load(n.conversations, n.rate, n.events, n.pace_ms, 15) for n in largest
-                    ]
-                    blocks.append((Target("convo", **base), deflated))
-                blocks.append(
-                    (
-                        Target(
-                            "convo", **base, env=tuple(NO_PERSISTENCE.items()), label="no flushes"
-                        ),
-                        largest,
-                    )
-                )
+            if "relay" in args.runs:
+                blocks.append((Target("relay", **base), loads))
+            if "convo" in args.runs:
+                blocks.append((Target("convo", **base, env=extra), loads))
+            if "deflate" in args.runs and server == "uvicorn":
+                blocks.append((Target("convo", **base, env=extra), deflated[:1]))
+            if "noflush" in args.runs:
+                quiet = extra + tuple(NO_PERSISTENCE.items())
+                blocks.append((Target("convo", **base, env=quiet, label="no flushes"), loads[:1]))
     return blocks
 
 
@@ -359,7 +451,9 @@ async def main_async(args: argparse.Namespace) -> None:
     try:
         async with aiohttp.ClientSession(connector=connector, timeout=timeout) as http:
             for target, loads in plan(args):
-                outcomes += await run_target(http, emitter, target, loads, workdir, counter)
+                outcomes += await run_target(
+                    http, emitter, target, loads, workdir, counter, args.profile, args.database
+                )
     finally:
         await emitter.stop()
     summary(outcomes)
@@ -376,12 +470,31 @@ def main() -> None:
     parser.add_argument("--servers", type=lambda s: s.split(","), default=["uvicorn"])
     parser.add_argument("--loops", type=lambda s: s.split(","), default=["asyncio"])
     parser.add_argument("--http", choices=["h11", "httptools"], default="h11")
+    parser.add_argument(
+        "--database",
+        default="sqlite",
+        help="sqlite (a fresh file per process, the default) or postgres (a fresh database "
+        "per process on 127.0.0.1, or give the admin URL)",
+    )
+    parser.add_argument(
+        "--profile",
+        type=lambda s: s.split(","),
+        default=[],
+        help="record these apps (convo, relay) with py-spy; collapsed stacks in the work dir",
+    )
     parser.add_argument("--emitter-loop", choices=["asyncio", "uvloop"], default="uvloop")
     parser.add_argument(
-        "--no-variants",
-        dest="variants",
-        action="store_false",
-        help="skip the deflate and no-flush runs",
+        "--runs",
+        type=lambda s: s.split(","),
+        default=["relay", "convo", "deflate", "noflush"],
+        help="which blocks to run (default all: relay,convo,deflate,noflush)",
+    )
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        type=lambda s: tuple(s.split("=", 1)),
+        help="CONVO_X=value for convo's process (repeat); recorded in the run's title",
     )
     asyncio.run(main_async(parser.parse_args()))
 

@@ -25,12 +25,14 @@ def run_text(events: int, pace_ms: int) -> str:
 
 @dataclass
 class Stream:
-    """One run as one client saw it. `latencies_ns[i]` is chunk i+1's emitter → client time."""
+    """One run as one client saw it. `latencies_ns[i]` is chunk i+1's emitter → client time,
+    `received_ns[i]` when it arrived (monotonic)."""
 
     events: int
     sent_ns: int = 0
     first_chunk_ns: int | None = None
     latencies_ns: list[int] = field(default_factory=list)
+    received_ns: list[int] = field(default_factory=list)
     text: list[str] = field(default_factory=list)
     relayed: int = 0
     completed: bool = False
@@ -54,6 +56,7 @@ class Stream:
         if self.first_chunk_ns is None:
             self.first_chunk_ns = now_ns
         self.latencies_ns.append(now_ns - int(emitted))
+        self.received_ns.append(now_ns)
         self.text.append(text)
 
     def fail(self, reason: str) -> None:

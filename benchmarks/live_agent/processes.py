@@ -23,21 +23,28 @@ class Child:
         self.url = url
 
     @classmethod
-    async def start(cls, name: str, args: list[str], env: dict[str, str], log: Path) -> Child:
+    async def start(
+        cls, name: str, args: list[str], env: dict[str, str], log: Path, profile: Path | None = None
+    ) -> Child:
+        """`profile`: record the child with py-spy (collapsed stacks written there on stop)."""
+        command = [sys.executable, *args]
+        if profile is not None:
+            spy = Path(sys.executable).with_name("py-spy")
+            command = [str(spy), "record", "-r", "250", "-f", "raw", "-o", str(profile), "--"]
+            command += [sys.executable, *args]
         process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            *args,
+            *command,
             env={**os.environ, **env},
             stdout=asyncio.subprocess.PIPE,
             stderr=log.open("ab"),
         )
         assert process.stdout is not None
-        line = (await asyncio.wait_for(process.stdout.readline(), 60)).decode()
-        match = re.search(r"serving on (http://\S+)", line)
-        if not match:
-            process.kill()
-            raise SystemExit(f"{name} did not start: {line!r}; see {log}")
-        return cls(name, process, match.group(1))
+        async with asyncio.timeout(60):
+            while line := (await process.stdout.readline()).decode():
+                if match := re.search(r"serving on (http://\S+)", line):
+                    return cls(name, process, match.group(1))
+        process.kill()
+        raise SystemExit(f"{name} did not start; see {log}")
 
     def pids(self) -> list[int]:
         """This process and its descendants."""
@@ -57,6 +64,14 @@ class Child:
                 fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
                 total += int(fields[11]) + int(fields[12])
         return total / TICKS
+
+    def main_thread_cpu_s(self) -> float:
+        """CPU time of the process's main thread alone (its event loop, for our servers)."""
+        with contextlib.suppress(OSError):
+            pid = self.process.pid
+            stat = Path(f"/proc/{pid}/task/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            return (int(stat[11]) + int(stat[12])) / TICKS
+        return 0.0
 
     def rss_bytes(self) -> int:
         total = 0

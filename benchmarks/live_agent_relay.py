@@ -43,6 +43,7 @@ HERE = Path(__file__).resolve().parent
 SECRET = secrets.token_urlsafe(48)
 NO_PERSISTENCE = {"CONVO_REPLY_FLUSH_INTERVAL_MS": "60000", "CONVO_REPLY_FLUSH_CHARS": "1000000000"}
 OPENING = 64
+IDLE_S = 2.0
 POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
@@ -96,6 +97,7 @@ class Outcome:
     rss_idle: int
     rss_peak: int
     cpu_samples: list[tuple[int, float, float]] = field(default_factory=list)
+    idle_cpu_rate: float = 0.0
     deflated: int = 0
     stored_mismatches: int = 0
     errors: Counter[str] = field(default_factory=Counter)
@@ -118,8 +120,8 @@ class Outcome:
         return (start, end) if end - start >= 1e9 else None
 
     def steady_cpu(self) -> tuple[float, float, int] | None:
-        """CPU seconds (all threads, event loop) and events relayed between the first and
-        last CPU samples inside the steady stretch."""
+        """CPU seconds (all threads, less what the process spends idle; event loop) and
+        events relayed between the first and last CPU samples inside the steady stretch."""
         window = self.steady()
         if window is None:
             return None
@@ -128,7 +130,8 @@ class Outcome:
             return None
         (t0, cpu0, loop0), (t1, cpu1, loop1) = inside[0], inside[-1]
         events = sum(t0 <= t < t1 for s in self.relayed for t in s.received_ns)
-        return cpu1 - cpu0, loop1 - loop0, events
+        idle = self.idle_cpu_rate * (t1 - t0) / 1e9
+        return cpu1 - cpu0 - idle, loop1 - loop0, events
 
     def steady_cpu_us(self) -> float:
         steady = self.steady_cpu()
@@ -214,7 +217,12 @@ async def sample(child: Child, peak: list[int], cpu: list[tuple[int, float, floa
 
 
 async def measure(
-    http: aiohttp.ClientSession, child: Child, emitter: Child, target: Target, load: Load
+    http: aiohttp.ClientSession,
+    child: Child,
+    emitter: Child,
+    target: Target,
+    load: Load,
+    twins_at_most: int,
 ) -> Outcome:
     token = issue_token(SECRET, "bench", "bench")
     clients: list[Conversation | RelayStream] = [
@@ -228,8 +236,14 @@ async def measure(
     await open_all(clients)
     await asyncio.sleep(0.5)
     rss_idle = child.rss_bytes()
+    idle_cpu = child.cpu_s()
+    await asyncio.sleep(IDLE_S)
+    idle_rate = (child.cpu_s() - idle_cpu) / IDLE_S
     relayed = [Stream(load.events) for _ in clients]
-    twins = [Stream(load.events) for _ in clients]
+    every = max(1, load.conversations // twins_at_most)
+    twinned = set(range(0, load.conversations, every))
+    twins = [Stream(load.events) for _ in twinned]
+    twin_of = dict(zip(sorted(twinned), twins, strict=True))
     deadline_s = load.events * load.pace_ms / 1000 + 60
     peak = [rss_idle]
     cpu_samples: list[tuple[int, float, float]] = []
@@ -241,11 +255,10 @@ async def measure(
 
     async def one(i: int) -> None:
         await asyncio.sleep(max(0.0, origin + i / load.rate - loop.time()))
-        await asyncio.gather(
-            clients[i].run(relayed[i], load.pace_ms, deadline_s),
-            direct(http, emitter.url, twins[i], load.pace_ms),
-            return_exceptions=False,
-        )
+        runs = [clients[i].run(relayed[i], load.pace_ms, deadline_s)]
+        if i in twin_of:
+            runs.append(direct(http, emitter.url, twin_of[i], load.pace_ms))
+        await asyncio.gather(*runs)
 
     results = await asyncio.gather(*(one(i) for i in range(len(clients))), return_exceptions=True)
     wall = loop.time() - origin
@@ -263,6 +276,7 @@ async def measure(
         rss_idle=rss_idle,
         rss_peak=peak[0],
         cpu_samples=cpu_samples,
+        idle_cpu_rate=idle_rate,
     )
     sampler.cancel()
     for result in results:
@@ -338,10 +352,12 @@ def show(outcome: Outcome) -> None:
     steady = out.steady_cpu()
     if steady is not None:
         cpu, loop_cpu, events = steady
-        turns = out.cpu_s - out.steady_cpu_us() * out.events / 1e6
+        idle = out.idle_cpu_rate * out.wall_s
+        turns = out.cpu_s - idle - out.steady_cpu_us() * out.events / 1e6
         print(
-            f"   CPU   steady stretch {cpu:.2f} s ({loop_cpu:.2f} s event loop) for {events} "
-            f"events = {out.steady_cpu_us():.0f} µs per relayed event; the rest, "
+            f"   CPU   idle {out.idle_cpu_rate * 1000:.0f} ms/s; steady stretch {cpu:.2f} s "
+            f"beyond idle ({loop_cpu:.2f} s event loop) for {events} events = "
+            f"{out.steady_cpu_us():.0f} µs per relayed event; the rest, "
             f"{turns / n * 1000:.1f} ms per stream, is starting and ending streams"
         )
     print(
@@ -353,7 +369,8 @@ def show(outcome: Outcome) -> None:
     complete = sum(s.completed for s in out.relayed)
     complete_direct = sum(s.completed for s in out.direct)
     print(
-        f"   checks   {complete}/{n} relayed and {complete_direct}/{n} direct streams complete, "
+        f"   checks   {complete}/{n} relayed and {complete_direct}/{len(out.direct)} direct streams "
+        "complete, "
         f"every event in order; stored replies differing: {out.stored_mismatches}; "
         f"errors: {sum(out.errors.values())} {dict(out.errors) if out.errors else ''}"
     )
@@ -368,15 +385,17 @@ async def run_target(
     counter: list[int],
     profiled: Sequence[str],
     database: str,
+    twins: int,
 ) -> list[Outcome]:
     counter[0] += 1
     child = await start_target(target, emitter.url, workdir, counter[0], profiled, database)
     outcomes = []
     try:
         warm = loads[0]
-        await measure(http, child, emitter, target, Load(10, 100, 5, 20, warm.compress))
+        warm_up = Load(10, 100, 5, 20, warm.compress)
+        await measure(http, child, emitter, target, warm_up, twins)
         for load in loads:
-            outcome = await measure(http, child, emitter, target, load)
+            outcome = await measure(http, child, emitter, target, load, twins)
             show(outcome)
             outcomes.append(outcome)
     finally:
@@ -452,7 +471,15 @@ async def main_async(args: argparse.Namespace) -> None:
         async with aiohttp.ClientSession(connector=connector, timeout=timeout) as http:
             for target, loads in plan(args):
                 outcomes += await run_target(
-                    http, emitter, target, loads, workdir, counter, args.profile, args.database
+                    http,
+                    emitter,
+                    target,
+                    loads,
+                    workdir,
+                    counter,
+                    args.profile,
+                    args.database,
+                    args.twins,
                 )
     finally:
         await emitter.stop()
@@ -471,6 +498,12 @@ def main() -> None:
     parser.add_argument("--loops", type=lambda s: s.split(","), default=["asyncio"])
     parser.add_argument("--http", choices=["h11", "httptools"], default="h11")
     parser.add_argument(
+        "--twins",
+        type=int,
+        default=100,
+        help="direct readers at most, one per every n-th stream so they arrive at the same rate",
+    )
+    parser.add_argument(
         "--database",
         default="sqlite",
         help="sqlite (a fresh file per process, the default) or postgres (a fresh database "
@@ -482,6 +515,7 @@ def main() -> None:
         default=[],
         help="record these apps (convo, relay) with py-spy; collapsed stacks in the work dir",
     )
+    parser.add_argument("--client-loop", choices=["asyncio", "uvloop"], default="uvloop")
     parser.add_argument("--emitter-loop", choices=["asyncio", "uvloop"], default="uvloop")
     parser.add_argument(
         "--runs",
@@ -496,7 +530,13 @@ def main() -> None:
         type=lambda s: tuple(s.split("=", 1)),
         help="CONVO_X=value for convo's process (repeat); recorded in the run's title",
     )
-    asyncio.run(main_async(parser.parse_args()))
+    args = parser.parse_args()
+    if args.client_loop == "uvloop":
+        import uvloop
+
+        uvloop.run(main_async(args))
+    else:
+        asyncio.run(main_async(args))
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from application.agent_event_processor import AgentReplyPolicy
 from application.agent_failures import AGENT_FAILED, BUSY, INTERRUPTED, QUESTION_EXPIRED, STALLED
 from application.errors import AgentBusy, ConversationNotFound
 from application.ports.agent_gateway import AgentUnavailable
+from application.ports.live_events import RESTART_MARGIN
 from application.use_cases.answer_agent_question import AnswerCommand
 from application.use_cases.end_agent_session import EndSessionCommand
 from application.use_cases.send_message import MessageAccepted, SendMessageCommand
@@ -458,7 +459,8 @@ async def test_a_turn_cut_off_by_a_shutdown_is_resumed_without_loss_or_repeat(
         "".join(f"{n} " for n in range(1, 31)),
         MessageStatus.COMPLETE,
     )
-    events = await world.events(accepted.message.conversation_id, since=stopped.event_seq)
+    events = list(await world.live.held_after(accepted.message.conversation_id, 0))
+    assert events[0].seq > stopped.event_seq + RESTART_MARGIN  # no number reused
     assert events[0].type == "message.created"  # the reply as stored, for clients to replace
     assert events[0].data["message"]["content"] == stopped.content
     resumed_text = "".join(e.data["delta"] for e in events if e.type == "message.delta")

@@ -319,9 +319,14 @@ class _Turn:
         )
 
     async def taken_over(self) -> None:
-        self._reply.fail()
+        """The session stopped running this turn. A reply that had already received its end
+        keeps it; one still streaming ends as interrupted."""
+        reason = None
+        if self._reply.is_streaming:
+            self._reply.fail()
+            reason = INTERRUPTED
         await self._recorder.release()
-        await self._recorder.announce_end(self._live, INTERRUPTED)
+        await self._recorder.announce_end(self._live, reason)
 
     async def suspend(self) -> None:
         """Shutting down: keep what was received; the turn is resumed by the next owner."""

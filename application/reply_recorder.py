@@ -6,17 +6,24 @@ from dataclasses import dataclass
 
 from application.live import message_finished
 from application.ports.clock import Clock
-from application.ports.live_events import LiveEvents
+from application.ports.live_events import RESTART_MARGIN, LiveEvents
 from application.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from domain.messages import Message
 
 
 @dataclass(frozen=True, slots=True)
 class FlushPolicy:
-    """Write the reply when this much time has passed or this much text is waiting."""
+    """Write the reply when this much time has passed, this much text is waiting, or this many
+    events were published since the last write. The last bound keeps what a crash can leave
+    unwritten below the numbering margin of a restart (RESTART_MARGIN)."""
 
     interval_s: float = 0.1
     max_chars: int = 4096
+    max_events: int = 200
+
+    def __post_init__(self) -> None:
+        if not 0 < self.max_events < RESTART_MARGIN:
+            raise ValueError(f"max_events must be between 1 and {RESTART_MARGIN - 1}")
 
 
 class ReplyRecorder:
@@ -35,6 +42,7 @@ class ReplyRecorder:
         self._clock = clock
         self._policy = policy
         self._pending_chars = 0
+        self._pending_events = 0
         self._dirty = False
         self._last_flush = clock.monotonic()
 
@@ -46,12 +54,15 @@ class ReplyRecorder:
     def note(self, seq: int) -> None:
         """Remember that an event with this seq was published for the reply."""
         self.reply.event_seq = max(self.reply.event_seq, seq)
+        self._pending_events += 1
         self._dirty = True
 
     def due(self) -> bool:
         waited = self._clock.monotonic() - self._last_flush
-        return self._pending_chars >= self._policy.max_chars or (
-            self._dirty and waited >= self._policy.interval_s
+        return (
+            self._pending_chars >= self._policy.max_chars
+            or self._pending_events >= self._policy.max_events
+            or (self._dirty and waited >= self._policy.interval_s)
         )
 
     def seconds_until_due(self) -> float:
@@ -71,6 +82,7 @@ class ReplyRecorder:
 
     def _flushed(self) -> None:
         self._pending_chars = 0
+        self._pending_events = 0
         self._dirty = False
         self._last_flush = self._clock.monotonic()
 

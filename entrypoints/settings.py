@@ -300,8 +300,17 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
         _doc("A streaming reply is written at most this often (milliseconds)…", ge=1, le=60_000),
     ] = 100
     reply_flush_chars: Annotated[
-        int, _doc("…or as soon as this many characters wait to be written.", ge=1)
+        int, _doc("…or as soon as this many characters wait to be written…", ge=1)
     ] = 4096
+    reply_flush_events: Annotated[
+        int,
+        _doc(
+            "…or this many live events were published for it (below 1,000: after a crash, "
+            "numbering resumes 1,000 past what was written).",
+            ge=1,
+            le=999,
+        ),
+    ] = 200
     replay_buffer_events: Annotated[
         int,
         _doc(

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from uuid import UUID
 
 from application.live import LiveEvent
-from application.ports.live_events import LiveEvents
+from application.ports.live_events import RESTART_MARGIN, LiveEvents
 from application.subscriber_queue import SubscriberQueue
 
 
@@ -14,6 +14,7 @@ from application.subscriber_queue import SubscriberQueue
 class _Channel:
     touched: float
     last_seq: int = 0
+    counting: bool = False
     buffer: deque[LiveEvent] = field(default_factory=deque)
     subscribers: set[SubscriberQueue] = field(default_factory=set)
 
@@ -64,6 +65,7 @@ class InProcessLiveEvents(LiveEvents):
 
     async def publish(self, event: LiveEvent) -> LiveEvent:
         channel = self._channel(event.conversation_id)
+        channel.counting = True
         channel.last_seq += 1
         numbered = event.numbered(channel.last_seq)
         channel.buffer.append(numbered)
@@ -76,6 +78,9 @@ class InProcessLiveEvents(LiveEvents):
 
     async def ensure_seq_at_least(self, conversation_id: UUID, seq: int) -> None:
         channel = self._channel(conversation_id)
+        if not channel.counting and seq > 0:
+            seq += RESTART_MARGIN
+        channel.counting = True
         channel.last_seq = max(channel.last_seq, seq)
 
     async def last_seq(self, conversation_id: UUID) -> int:
@@ -88,6 +93,9 @@ class InProcessLiveEvents(LiveEvents):
         if not channel.buffer or channel.buffer[0].seq > since + 1:
             return None
         return [event for event in channel.buffer if event.seq > since]
+
+    async def held_after(self, conversation_id: UUID, since: int) -> Sequence[LiveEvent]:
+        return [event for event in self._channel(conversation_id).buffer if event.seq > since]
 
     async def prune(self) -> int:
         cutoff = self._clock() - self._retention_s

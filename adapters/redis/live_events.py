@@ -15,7 +15,7 @@ from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
 from application.live import LiveEvent
-from application.ports.live_events import LiveEvents
+from application.ports.live_events import RESTART_MARGIN, LiveEvents
 from application.subscriber_queue import SubscriberQueue
 
 log = logging.getLogger(__name__)
@@ -41,12 +41,17 @@ redis.call('PUBLISH', ARGV[3], payload)
 return seq
 """
 
+# A missing counter was lost (Redis restarted or expired it): resume past the margin.
 _AT_LEAST = """
-local current = tonumber(redis.call('GET', KEYS[1]) or '0')
-if current < tonumber(ARGV[1]) then
-  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+local stored = redis.call('GET', KEYS[1])
+local wanted = tonumber(ARGV[1])
+if not stored and wanted > 0 then
+  wanted = wanted + tonumber(ARGV[3])
 end
-return current
+if tonumber(stored or '0') < wanted then
+  redis.call('SET', KEYS[1], wanted, 'PX', ARGV[2])
+end
+return wanted
 """
 
 
@@ -110,7 +115,9 @@ class RedisLiveEvents(LiveEvents):
 
     async def ensure_seq_at_least(self, conversation_id: UUID, seq: int) -> None:
         counter, _, _ = self._keys(conversation_id)
-        await self._at_least_script(keys=[counter], args=[seq, self._counter_retention_ms])
+        await self._at_least_script(
+            keys=[counter], args=[seq, self._counter_retention_ms, RESTART_MARGIN]
+        )
 
     async def last_seq(self, conversation_id: UUID) -> int:
         counter, _, _ = self._keys(conversation_id)
@@ -120,12 +127,15 @@ class RedisLiveEvents(LiveEvents):
         last = await self.last_seq(conversation_id)
         if since >= last:
             return []
-        _, stream, _ = self._keys(conversation_id)
-        entries = await self._redis.xrange(stream, min=f"{since + 1}-0", max="+")
-        events = [_decode(fields[b"e"]) for _, fields in entries]
+        events = await self.held_after(conversation_id, since)
         if not events or events[0].seq != since + 1:
             return None
         return events
+
+    async def held_after(self, conversation_id: UUID, since: int) -> Sequence[LiveEvent]:
+        _, stream, _ = self._keys(conversation_id)
+        entries = await self._redis.xrange(stream, min=f"{since + 1}-0", max="+")
+        return [_decode(fields[b"e"]) for _, fields in entries]
 
     async def prune(self) -> int:
         """Redis expires quiet buffers by itself (PEXPIRE on every publish)."""

@@ -5,6 +5,10 @@ from uuid import UUID
 
 from application.live import LiveEvent
 
+RESTART_MARGIN = 1000
+"""How far numbering jumps when a bus lost a conversation's counter: more than the events a
+reply may publish between two writes (FlushPolicy.max_events)."""
+
 
 class SubscriberLagged(Exception):
     """A subscriber fell further behind than its queue allows and was dropped; it should
@@ -22,13 +26,22 @@ class LiveEvents(Protocol):
         ...
 
     async def ensure_seq_at_least(self, conversation_id: UUID, seq: int) -> None:
-        """Make the next seq of the conversation greater than `seq` (used after a restart)."""
+        """Make the next seq of the conversation greater than `seq`, the newest seq stored.
+
+        A bus that has lost the conversation's counter (a restart of the process or of Redis)
+        resumes at `seq` plus RESTART_MARGIN: events published after the last write may have
+        reached clients with numbers above `seq`, and a number must never be given twice.
+        """
         ...
 
     async def last_seq(self, conversation_id: UUID) -> int: ...
 
     async def replay(self, conversation_id: UUID, since: int) -> Sequence[LiveEvent] | None:
         """Every event after `since`, or None when the buffer no longer holds all of them."""
+        ...
+
+    async def held_after(self, conversation_id: UUID, since: int) -> Sequence[LiveEvent]:
+        """Whatever the buffer still holds after `since`, even when earlier ones are gone."""
         ...
 
     async def prune(self) -> int:

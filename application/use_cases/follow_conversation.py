@@ -68,7 +68,8 @@ class FollowConversation:
     - a client that reconnects receives every event after `since` exactly once and in order:
       from the replay buffer when it still holds them all, otherwise the stored state of every
       message changed since then (one event per message, numbered with the seq it reflects)
-      merged with whatever the buffer still holds;
+      merged with the buffered events those states do not reflect (a streaming message's
+      snapshot lags its newest deltas; numbering may jump past a restart);
     - a client that claims a seq the bus has not reached (the bus restarted) moves the bus past
       it, so that no later event reuses a number the client has already seen.
     """
@@ -105,19 +106,8 @@ class FollowConversation:
             return list(buffered)
         async with self._uow() as uow:
             changed = await uow.messages.changed_since(conversation_id, since)
-        return await self._after_snapshots([snapshot(message) for message in changed], since)
-
-    async def _after_snapshots(self, snapshots: list[LiveEvent], since: int) -> list[LiveEvent]:
-        """Merge message snapshots with buffered events they do not already reflect.
-
-        A streaming message's snapshot lags its newest deltas, so buffered events are taken from
-        the oldest streaming snapshot on, keeping only those newer than their message's snapshot.
-        """
-        if not snapshots:
-            return []
+        snapshots = [snapshot(message) for message in changed]
+        held = await self._live.held_after(conversation_id, since)
         reflected = {event.message_id: event.seq for event in snapshots}
-        streaming = [e.seq for e in snapshots if e.data["message"]["status"] == "streaming"]
-        start = min(streaming) if streaming else max(reflected.values())
-        buffered = await self._live.replay(snapshots[0].conversation_id, start)
-        newer = [e for e in buffered or () if e.seq > reflected.get(e.message_id, since)]
+        newer = [e for e in held if e.seq > reflected.get(e.message_id, since)]
         return sorted(snapshots + newer, key=lambda event: event.seq)

@@ -50,7 +50,9 @@ def window_policy(settings: Settings) -> WindowPolicy:
 
 def _flush_policy(settings: Settings) -> FlushPolicy:
     return FlushPolicy(
-        interval_s=settings.reply_flush_interval_ms / 1000, max_chars=settings.reply_flush_chars
+        interval_s=settings.reply_flush_interval_ms / 1000,
+        max_chars=settings.reply_flush_chars,
+        max_events=settings.reply_flush_events,
     )
 
 

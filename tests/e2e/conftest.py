@@ -12,9 +12,13 @@ import pytest
 import uvicorn
 
 from adapters.sse.parser import SseParser
+from entrypoints.auth import issue_token
 from entrypoints.container import Container, build_container
 from entrypoints.http.app import create_app
+from entrypoints.reference_agent.server import RunningReferenceAgent
+from entrypoints.reference_agent_runner import start_embedded_agent
 from entrypoints.serve import bind
+from entrypoints.settings import load_settings
 from tests.api.conftest import SECRET, bearer, settings_for
 
 
@@ -99,3 +103,73 @@ class SseReader:
                     envelope = json.loads(event.data)
                     assert event.id == str(envelope["seq"])
                     self._pending.append(envelope)
+
+
+AGENT_KEY = "e2e-agent-key-" + "k" * 24
+
+
+@pytest.fixture
+async def reference_agent() -> AsyncIterator[RunningReferenceAgent]:
+    """The reference Agent Service on a free loopback port, quickly paced."""
+    settings = load_settings(
+        {
+            "CONVO_AGENT_API_KEY": AGENT_KEY,
+            "CONVO_REFERENCE_AGENT_FIRST_EVENT_MS": "10",
+            "CONVO_REFERENCE_AGENT_EVENT_DELAY_MS": "3",
+        }
+    )
+    _, running = await start_embedded_agent(settings)
+    yield running
+    await running.close()
+
+
+def agent_env(agent: RunningReferenceAgent, **env: str) -> dict[str, str]:
+    return {"CONVO_AGENT_SERVICE_URL": agent.url, "CONVO_AGENT_API_KEY": AGENT_KEY, **env}
+
+
+@pytest.fixture
+async def agent_server(
+    database_url: str, reference_agent: RunningReferenceAgent
+) -> AsyncIterator[LiveServer]:
+    """The service, on either database, delegating to the reference Agent Service."""
+    async with running_server(database_url, **agent_env(reference_agent)) as server:
+        yield server
+
+
+class LiveSocket:
+    """A WebSocket client of one conversation that keeps every envelope it receives."""
+
+    def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        self.ws = ws
+        self.events: list[dict[str, Any]] = []
+
+    @classmethod
+    async def open(cls, server: LiveServer, conversation_id: str, since: int | None = None):  # type: ignore[no-untyped-def]
+        token = issue_token(SECRET, "alice", "acme")
+        query = f"access_token={token}" + (f"&since={since}" if since is not None else "")
+        url = f"{server.api}/conversations/{conversation_id}/ws?{query}".replace("http", "ws", 1)
+        return cls(await server.http.ws_connect(url))
+
+    async def until(self, event_type: str, message_id: str | None = None) -> list[dict[str, Any]]:
+        """Every envelope received, up to and including the first `event_type` (about
+        `message_id` when given) not seen before this call."""
+        start = len(self.events)
+        async with asyncio.timeout(20):
+            while True:
+                for event in self.events[start:]:
+                    if event["type"] == event_type and message_id in (None, event["message_id"]):
+                        return self.events
+                self.events.append(await self.ws.receive_json())
+
+    async def until_ended(self, message_id: str) -> dict[str, Any]:
+        """The event that ended the message (completed or failed), waiting for it if needed."""
+        async with asyncio.timeout(60):
+            while True:
+                for event in self.events:
+                    ended = event["type"] in ("message.completed", "message.failed")
+                    if ended and event["message_id"] == message_id:
+                        return event
+                self.events.append(await self.ws.receive_json())
+
+    async def close(self) -> None:
+        await self.ws.close()

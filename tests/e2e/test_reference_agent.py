@@ -14,7 +14,8 @@ import aiohttp
 import pytest
 
 from tests.contract.wire import AgentHttp, body
-from tests.e2e.test_serve import start_service
+from tests.e2e.test_serve import Service, start_service
+from tests.e2e.test_serve import stop as stop_serve
 
 pytestmark = pytest.mark.e2e
 
@@ -27,6 +28,12 @@ async def stop(process: asyncio.subprocess.Process) -> str:
     process.send_signal(signal.SIGTERM)
     assert await asyncio.wait_for(process.wait(), 30) == 0
     return (await process.stderr.read()).decode()  # type: ignore[union-attr]
+
+
+async def stop_service(service: Service) -> str:
+    """Stop `convo serve` cleanly; everything it logged."""
+    assert await stop_serve(service) == 0
+    return service.log.decode()
 
 
 async def check_agent(url: str, key: str) -> None:
@@ -95,7 +102,7 @@ async def test_serve_without_an_agent_url_starts_the_reference_service_on_loopba
 
     await check_agent(match.group(1), KEY)
 
-    logs = await stop(service.process)
+    logs = await stop_service(service)
     assert f"started the bundled reference Agent Service on {match.group(1)}" in logs
     assert KEY not in logs + service.banner
 
@@ -114,7 +121,7 @@ async def test_serve_makes_a_key_for_the_embedded_service_when_none_is_set(
                 url + "/api/v1/agent/execute", json=body("hello"), headers=headers
             ) as response:
                 assert response.status == 401
-    logs = await stop(service.process)
+    logs = await stop_service(service)
     assert "with an API key made for this run" in logs
 
 
@@ -123,5 +130,5 @@ async def test_serve_with_an_agent_url_starts_no_reference_service(tmp_path: Pat
         tmp_path, CONVO_AGENT_SERVICE_URL="http://127.0.0.1:9", CONVO_AGENT_API_KEY=KEY
     )
     assert "Agent Service: http://127.0.0.1:9 (configured)" in service.banner
-    logs = await stop(service.process)
+    logs = await stop_service(service)
     assert "reference Agent Service" not in logs

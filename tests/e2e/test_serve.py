@@ -9,12 +9,13 @@ import re
 import signal
 import sys
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
 import pytest
 
+from entrypoints.auth import issue_token
 from tests.e2e.conftest import SseReader
 
 pytestmark = pytest.mark.e2e
@@ -28,6 +29,8 @@ class Service:
     base_url: str
     token: str
     banner: str
+    log: bytearray = field(default_factory=bytearray)
+    draining: asyncio.Task[None] | None = None
 
     @property
     def api(self) -> str:
@@ -38,11 +41,14 @@ class Service:
         return {"Authorization": f"Bearer {self.token}"}
 
 
-async def start_service(directory: Path, **env: str) -> Service:
+async def start_service(directory: Path, secret: str | None = None, **env: str) -> Service:
+    """`convo serve` in `directory` (its SQLite file there). With `secret`, tokens are made
+    with it (and survive a restart); without, the banner's dev token is used."""
     environment = {
         **os.environ,
         "CONVO_DATABASE_URL": f"sqlite+aiosqlite:///{directory / 'convo.db'}",
         "CONVO_ECHO_DELAY_MS": "30",
+        **({"CONVO_JWT_SECRET": secret} if secret else {}),
         **env,
     }
     process = await asyncio.create_subprocess_exec(
@@ -59,7 +65,7 @@ async def start_service(directory: Path, **env: str) -> Service:
     )
     banner = ""
     async with asyncio.timeout(60):
-        while "curl " not in banner:
+        while ("serving on" if secret else "curl ") not in banner:
             line = await process.stdout.readline()  # type: ignore[union-attr]
             if not line:
                 raise AssertionError(
@@ -67,8 +73,12 @@ async def start_service(directory: Path, **env: str) -> Service:
                 )  # type: ignore[union-attr]
             banner += line.decode()
     base_url = re.search(r"serving on (http://127\.0\.0\.1:\d+)", banner).group(1)  # type: ignore[union-attr]
-    token = re.search(r"export TOKEN=(\S+)", banner).group(1)  # type: ignore[union-attr]
+    if secret:
+        token = issue_token(secret, "dev", "dev")
+    else:
+        token = re.search(r"export TOKEN=(\S+)", banner).group(1)  # type: ignore[union-attr]
     service = Service(process, base_url, token, banner)
+    service.draining = asyncio.ensure_future(_drain(process, service.log))
     async with aiohttp.ClientSession() as http, asyncio.timeout(30):
         while True:
             try:
@@ -80,13 +90,26 @@ async def start_service(directory: Path, **env: str) -> Service:
             await asyncio.sleep(0.1)
 
 
+async def _drain(process: asyncio.subprocess.Process, into: bytearray) -> None:
+    """Keep reading the process's log so that a full pipe never blocks it."""
+    while chunk := await process.stderr.read(65536):  # type: ignore[union-attr]
+        into.extend(chunk)
+
+
+async def stop(service: Service, signum: int = signal.SIGTERM) -> int:
+    if service.process.returncode is None:
+        service.process.send_signal(signum)
+    code = await asyncio.wait_for(service.process.wait(), 30)
+    if service.draining is not None:
+        await service.draining
+    return code
+
+
 @pytest.fixture
 async def service(tmp_path: Path) -> AsyncIterator[Service]:
     running = await start_service(tmp_path)
     yield running
-    if running.process.returncode is None:
-        running.process.send_signal(signal.SIGTERM)
-        await asyncio.wait_for(running.process.wait(), 30)
+    await stop(running)
 
 
 async def test_a_new_user_gets_a_streamed_reply_over_both_live_channels(
@@ -149,9 +172,8 @@ async def test_a_stopped_service_exits_cleanly_and_keeps_no_secret_in_its_logs(
             assert response.status == 401
         async with http.get(f"{service.api}/conversations", headers=service.auth) as response:
             assert response.status == 200
-    service.process.send_signal(signal.SIGTERM)
-    assert await asyncio.wait_for(service.process.wait(), 30) == 0
-    logs = (await service.process.stderr.read()).decode()  # type: ignore[union-attr]
+    assert await stop(service) == 0
+    logs = service.log.decode()
     assert "Application shutdown complete" in logs
     assert service.token not in logs
     assert "access_token=[redacted]" in logs

@@ -12,7 +12,7 @@ from redis.asyncio import Redis
 from adapters.memory.live_events import InProcessLiveEvents
 from adapters.redis.live_events import RedisLiveEvents
 from application.live import LiveEvent
-from application.ports.live_events import LiveEvents, SubscriberLagged
+from application.ports.live_events import RESTART_MARGIN, LiveEvents, SubscriberLagged
 from tests.conftest import REDIS_URL
 
 CONVERSATION = UUID(int=1)
@@ -108,11 +108,34 @@ async def test_a_subscriber_that_falls_behind_is_dropped_not_waited_for(
     assert received == [1, 2, 3]
 
 
-async def test_numbering_can_be_moved_forward_but_never_back(make_bus: BusFactory) -> None:
+async def test_a_lost_counter_resumes_past_the_stored_floor_and_a_margin(
+    make_bus: BusFactory,
+) -> None:
     bus = make_bus()
     await bus.ensure_seq_at_least(CONVERSATION, 10)
+    assert (await bus.publish(event(0))).seq == 10 + RESTART_MARGIN + 1
+
+
+async def test_numbering_can_be_moved_forward_but_never_back(make_bus: BusFactory) -> None:
+    bus = make_bus()
+    await bus.publish(event(0))
+    await bus.ensure_seq_at_least(CONVERSATION, 10)
     await bus.ensure_seq_at_least(CONVERSATION, 5)
-    assert (await bus.publish(event(0))).seq == 11
+    assert (await bus.publish(event(1))).seq == 11
+
+
+async def test_a_new_conversation_starts_at_one(make_bus: BusFactory) -> None:
+    bus = make_bus()
+    await bus.ensure_seq_at_least(CONVERSATION, 0)
+    assert (await bus.publish(event(0))).seq == 1
+
+
+async def test_what_the_buffer_holds_after_a_gap_can_still_be_read(make_bus: BusFactory) -> None:
+    bus = make_bus(replay_size=3)
+    for n in range(6):
+        await bus.publish(event(n))
+    assert await bus.replay(CONVERSATION, 1) is None
+    assert [e.seq for e in await bus.held_after(CONVERSATION, 1)] == [4, 5, 6]
 
 
 async def test_instances_share_numbering_and_every_subscriber_sees_seq_order(

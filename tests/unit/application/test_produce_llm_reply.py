@@ -2,6 +2,7 @@ import asyncio
 
 import pytest
 
+from application.ports.live_events import RESTART_MARGIN
 from application.reply_recorder import FlushPolicy
 from application.use_cases.produce_llm_reply import INTERRUPTED, MODEL_FAILED
 from application.use_cases.send_message import SendMessageCommand
@@ -134,3 +135,17 @@ async def test_outcomes_and_timings_are_counted(world: World) -> None:
     assert world.metrics.total("convo_replies", outcome="model_failed") == 1
     assert len(world.metrics.observations["convo_first_delta_seconds"]) == 2
     assert len(world.metrics.observations["convo_reply_seconds"]) == 2
+
+
+async def test_writes_happen_at_least_every_max_events(world: World) -> None:
+    world.model = ScriptedChatModel(["x"] * 50)
+    world.flush_policy = FlushPolicy(interval_s=60.0, max_chars=10_000, max_events=10)
+    await send(world)
+    before = world.store.tables.commits
+    await world.background.run_all()
+    assert world.store.tables.commits - before == 5 + 2  # every 10 events, final write, seq
+
+
+def test_the_event_bound_stays_below_the_restart_margin() -> None:
+    with pytest.raises(ValueError, match="max_events"):
+        FlushPolicy(max_events=RESTART_MARGIN)

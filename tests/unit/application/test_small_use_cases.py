@@ -1,3 +1,4 @@
+from application.ports.live_events import RESTART_MARGIN
 from application.use_cases.create_conversation import (
     CreateConversation,
     CreateConversationCommand,
@@ -29,6 +30,11 @@ async def test_replies_left_streaming_by_a_dead_process_are_failed_and_announced
     assert count == 1
     reply = world.store.tables.messages[accepted.reply_id]
     assert reply.status is MessageStatus.FAILED
-    [event] = await world.live.replay(conversation.id, 2) or []
-    assert (event.type, event.seq, event.data["reason"]) == ("message.failed", 3, INTERRUPTED)
-    assert reply.event_seq == 3
+    [event] = await world.live.held_after(conversation.id, 0)
+    resumed_at = 2 + RESTART_MARGIN + 1
+    assert (event.type, event.seq, event.data["reason"]) == (
+        "message.failed",
+        resumed_at,
+        INTERRUPTED,
+    )
+    assert reply.event_seq == resumed_at

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import os
 import re
 import signal
@@ -11,7 +12,14 @@ import sys
 from pathlib import Path
 
 TICKS = os.sysconf("SC_CLK_TCK")
+PR_SET_PDEATHSIG = 1
 PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def _die_with_parent() -> None:
+    """In the child before it runs: end it (SIGTERM) when the benchmark's process ends, even
+    if that one is killed before it can stop its children."""
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 class Child:
@@ -34,6 +42,7 @@ class Child:
             command += [sys.executable, *args]
         process = await asyncio.create_subprocess_exec(
             *command,
+            preexec_fn=_die_with_parent,
             env={**os.environ, **env},
             stdout=asyncio.subprocess.PIPE,
             stderr=log.open("ab"),

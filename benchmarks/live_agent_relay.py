@@ -369,8 +369,8 @@ def show(outcome: Outcome) -> None:
     complete = sum(s.completed for s in out.relayed)
     complete_direct = sum(s.completed for s in out.direct)
     print(
-        f"   checks   {complete}/{n} relayed and {complete_direct}/{len(out.direct)} direct streams "
-        "complete, "
+        f"   checks   {complete}/{n} relayed and {complete_direct}/{len(out.direct)} direct "
+        "streams complete, "
         f"every event in order; stored replies differing: {out.stored_mismatches}; "
         f"errors: {sum(out.errors.values())} {dict(out.errors) if out.errors else ''}"
     )

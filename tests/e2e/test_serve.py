@@ -4,17 +4,22 @@ streamed reply read over WebSocket and SSE, with a reconnect in the middle that 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import signal
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
+from uuid import UUID
 
 import aiohttp
 import pytest
 
+from adapters.sql.engine import create_engine
+from adapters.sql.tables import agent_dead_letters
 from entrypoints.auth import issue_token
 from tests.e2e.conftest import SseReader
 
@@ -213,3 +218,34 @@ async def test_cleanup_once_runs_every_job_and_reports_counts(tmp_path: Path) ->
     assert process.returncode == 0, stderr.decode()
     assert "prune_replay_buffers: 0" in stdout.decode()
     assert "expire_agent_sessions: 0" in stdout.decode()
+
+
+async def test_dlq_list_prints_the_newest_dead_letters_as_json_lines(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'c.db'}"
+    environment = {**os.environ, "CONVO_DATABASE_URL": url}
+    migrate = await asyncio.create_subprocess_exec(CONVO, "db", "upgrade", env=environment)
+    assert await migrate.wait() == 0
+    engine = create_engine(url)
+    async with engine.begin() as connection:
+        await connection.execute(
+            agent_dead_letters.insert().values(
+                id=UUID(int=1),
+                conversation_id=UUID(int=2),
+                error_kind="agent_error",
+                error_code="tool_failed",
+                error_message="the tool failed",
+                retryable=False,
+                request={"input": "search"},
+                created_at=datetime.now(UTC),
+            )
+        )
+    await engine.dispose()
+    process = await asyncio.create_subprocess_exec(
+        CONVO, "dlq", "list", "--limit", "5", env=environment,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    stdout, stderr = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 0, stderr.decode()
+    [line] = stdout.decode().splitlines()
+    letter = json.loads(line)
+    assert (letter["error_code"], letter["request"]) == ("tool_failed", {"input": "search"})

@@ -26,6 +26,7 @@ from application.ports.clock import Clock
 from application.ports.ids import IdGenerator
 from application.ports.live_events import LiveEvents
 from application.ports.metrics import Metrics
+from application.ports.routing_overrides import OverrideSource
 from application.ports.unit_of_work import UnitOfWorkFactory
 from application.reply_recorder import FlushPolicy
 from domain.agent_events import (
@@ -113,6 +114,7 @@ class AgentEventProcessor:
         live: LiveEvents,
         metrics: Metrics,
         policy: AgentReplyPolicy,
+        overrides: OverrideSource,
     ) -> None:
         self._uow = uow
         self._clock = clock
@@ -120,6 +122,7 @@ class AgentEventProcessor:
         self._live = live
         self._metrics = metrics
         self._policy = policy
+        self._overrides = overrides
 
     async def run(self, turn: AgentTurn, reply: Message, resumed: bool = False) -> None:
         """Consume `turn` into `reply` (a streaming reply this turn owns). A `resumed` turn
@@ -144,7 +147,16 @@ class AgentEventProcessor:
     async def _consume(self, turn: AgentTurn, recorder: AgentReplyRecorder) -> str:
         queue: asyncio.Queue[_Item] = asyncio.Queue(self._policy.queue_size)
         reader = asyncio.ensure_future(_read(turn.events, queue))
-        handler = _Turn(turn, recorder, self._live, self._clock, self._ids, self._uow, self._policy)
+        handler = _Turn(
+            turn,
+            recorder,
+            self._live,
+            self._clock,
+            self._ids,
+            self._uow,
+            self._policy,
+            self._overrides,
+        )
         try:
             return await handler.until_done(queue)
         except AgentGatewayError as error:
@@ -189,7 +201,9 @@ class _Turn:
         ids: IdGenerator,
         uow: UnitOfWorkFactory,
         policy: AgentReplyPolicy,
+        overrides: OverrideSource,
     ) -> None:
+        self._overrides = overrides
         self._turn = turn
         self._recorder = recorder
         self._live = live
@@ -299,7 +313,7 @@ class _Turn:
         await self._delta(_question_text(event, bool(self._reply.content)))
         assert self._reply.agent is not None
         self._reply.agent.question_id = event.question_id
-        ttl = self._policy.question_ttl
+        ttl = await self._question_ttl()
 
         def pause(session: AgentSession, now: datetime) -> None:
             session.ask(PendingQuestion.asked(event, now, ttl), now)
@@ -315,6 +329,16 @@ class _Turn:
             expires_at=session.question.expires_at,
         )
         await self._recorder.announce_end(self._live)
+
+    async def _question_ttl(self) -> timedelta:
+        """How long the question waits: the organisation's timeout where it set one."""
+        async with self._uow() as uow:
+            conversation = await uow.conversations.get(self._reply.conversation_id)
+        if conversation is None:
+            return self._policy.question_ttl
+        overrides = await self._overrides.for_owner(conversation.owner)
+        seconds = overrides.org.question_ttl_s
+        return self._policy.question_ttl if seconds is None else timedelta(seconds=seconds)
 
     async def _complete(self, event: TurnCompleted) -> None:
         if not self._answered and event.answer:

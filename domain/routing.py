@@ -68,10 +68,12 @@ _BUSY_ACTIONS = {
 @dataclass(frozen=True, slots=True)
 class Override:
     """A stored switch for an organisation or a user; None leaves the decision to the level
-    above. `busy_policy` is only meaningful for an organisation."""
+    above. `busy_policy` and `question_ttl_s` (how long the agent's questions wait for an
+    answer) are only meaningful for an organisation."""
 
     agent_routing: bool | None = None
     busy_policy: BusyPolicy | None = None
+    question_ttl_s: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,6 +39,11 @@ def _parser() -> argparse.ArgumentParser:
     agent.add_argument("--host", default="127.0.0.1")
     agent.add_argument("--port", type=int, default=8900, help="0 picks a free port")
 
+    dlq = commands.add_parser("dlq", help="failed agent turns kept for operators")
+    dlq_commands = dlq.add_subparsers(dest="dlq_command", required=True, metavar="action")
+    listing = dlq_commands.add_parser("list", help="print the newest dead letters as JSON lines")
+    listing.add_argument("--limit", type=int, default=50)
+
     token = commands.add_parser("token", help="print a development token")
     token.add_argument("--user", required=True)
     token.add_argument("--org", required=True)
@@ -70,6 +75,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from entrypoints.jobs import run_jobs
 
         return asyncio.run(run_jobs(settings, forever=arguments.command == "scheduler"))
+    if arguments.command == "dlq":
+        from entrypoints.dead_letters import list_dead_letters
+
+        return asyncio.run(list_dead_letters(settings, arguments.limit))
     if arguments.command == "token":
         return _print_token(settings, arguments)
     return 2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import signal
 from contextlib import suppress
 
@@ -12,9 +13,16 @@ from entrypoints.container.lifecycle import close_resources, open_resources
 from entrypoints.logs import configure_logging
 from entrypoints.settings import Settings
 
+log = logging.getLogger(__name__)
+
 
 async def run_jobs(settings: Settings, forever: bool) -> int:
     configure_logging(settings.log_level)
+    if settings.redis_url is None:
+        log.warning(
+            "CONVO_REDIS_URL is not set: live events stay in this process, so clients of "
+            "convo serve will not see what these jobs announce; run them inside convo serve"
+        )
     container = build_container(settings)
     await open_resources(container)
     try:

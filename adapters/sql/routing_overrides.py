@@ -18,7 +18,9 @@ def _override(row: Row | None) -> Override:
     if row is None:
         return Override()
     policy = BusyPolicy(row.busy_policy) if row.busy_policy else None
-    return Override(agent_routing=row.agent_routing, busy_policy=policy)
+    return Override(
+        agent_routing=row.agent_routing, busy_policy=policy, question_ttl_s=row.question_ttl_s
+    )
 
 
 class SqlRoutingOverrideRepository(RoutingOverrideRepository):
@@ -43,6 +45,7 @@ class SqlRoutingOverrideRepository(RoutingOverrideRepository):
         values = {
             "agent_routing": override.agent_routing,
             "busy_policy": override.busy_policy.value if override.busy_policy else None,
+            "question_ttl_s": override.question_ttl_s,
             "updated_at": now,
         }
         statement = dialect.insert(routing_overrides).values(

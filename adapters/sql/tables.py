@@ -5,6 +5,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -157,6 +158,7 @@ routing_overrides = Table(
     Column("user_id", String(200), nullable=False),
     Column("agent_routing", Boolean, nullable=True),
     Column("busy_policy", String(16), nullable=True),
+    Column("question_ttl_s", Float, nullable=True),
     Column("updated_at", UtcDateTime, nullable=False),
     PrimaryKeyConstraint("org_id", "user_id", name="pk_routing_overrides"),
 )

@@ -5,6 +5,7 @@ from uuid import UUID
 
 from application.announce import announce_new
 from application.errors import AgentBusy, IdempotencyKeyReused
+from application.exchange import add_exchange
 from application.ports.background import BackgroundWork
 from application.ports.clock import Clock
 from application.ports.ids import IdGenerator
@@ -143,15 +144,9 @@ class SendMessage:
             replayed = await self._replay(uow, command, content)
             if replayed is not None:
                 return replayed
-            message = Message.from_user(self._ids.new_id(), conversation.id, content, now)
-            reply = Message.pending_reply(
-                self._ids.new_id(), conversation.id, message.id, now, by_agent=by_agent
+            message, reply, floor = await add_exchange(
+                uow, self._ids, conversation, content, now, command.idempotency_key, by_agent
             )
-            await uow.messages.add(message, idempotency_key=command.idempotency_key)
-            await uow.messages.add(reply)
-            conversation.touch(now)
-            await uow.conversations.save(conversation)
-            floor = await uow.messages.max_event_seq(conversation.id)
             session = await uow.agent_sessions.live_for(conversation.id) if by_agent else None
             await uow.commit()
         return _Stored(message, reply, floor, _waiting_question(session, now))

@@ -42,8 +42,11 @@ class SetRoutingOverride:
     async def execute(self, command: OverrideCommand) -> bool:
         require_admin(command.principal, command.org_id)
         override = command.override
-        if override is not None and command.user_id is not None and override.busy_policy:
-            raise InvalidField("busy_policy", "applies to an organisation, not to a user")
+        if override is not None and command.user_id is not None:
+            if override.busy_policy:
+                raise InvalidField("busy_policy", "applies to an organisation, not to a user")
+            if override.question_ttl_s is not None:
+                raise InvalidField("question_ttl_s", "applies to an organisation, not to a user")
         async with self._uow() as uow:
             if override is None:
                 changed = await uow.routing_overrides.delete(command.org_id, command.user_id)

@@ -5,6 +5,7 @@ from uuid import UUID
 
 from application.agent_sessions import AgentTurn
 from application.announce import announce_new
+from application.exchange import add_exchange
 from application.ports.background import BackgroundWork
 from application.ports.clock import Clock
 from application.ports.ids import IdGenerator
@@ -99,16 +100,14 @@ class SubmitAgentAnswer:
             conversation = await owned_conversation(
                 uow, command.principal.owner, command.conversation_id
             )
-            message = Message.from_user(
-                self._ids.new_id(), conversation.id, command.answer.strip(), now
+            stored = await add_exchange(
+                uow,
+                self._ids,
+                conversation,
+                command.answer.strip(),
+                now,
+                answer_key(command.question_id),
+                by_agent=True,
             )
-            reply = Message.pending_reply(
-                self._ids.new_id(), conversation.id, message.id, now, by_agent=True
-            )
-            await uow.messages.add(message, idempotency_key=answer_key(command.question_id))
-            await uow.messages.add(reply)
-            conversation.touch(now)
-            await uow.conversations.save(conversation)
-            floor = await uow.messages.max_event_seq(conversation.id)
             await uow.commit()
-        return message, reply, floor
+        return stored

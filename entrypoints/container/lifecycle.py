@@ -53,15 +53,15 @@ async def close_resources(container: Container, grace_s: float) -> None:
 
 async def readiness(container: Container) -> tuple[bool, dict[str, dict[str, str]]]:
     """Whether the instance can serve, and each dependency's state for `/health/ready`. The
-    Agent Service is reported but not required: without it agent-bound messages go to the
-    direct model."""
+    Agent Service is reported as the background health watch last saw it (a probe never waits
+    on it) and is not required: without it agent-bound messages go to the direct model."""
     checks = {"database": await probe(ping_database(container.infrastructure.engine()))}
     redis = container.infrastructure.redis()
     if redis is not None:
         checks["redis"] = await probe(redis.ping())
     ready = all(check["status"] == "ok" for check in checks.values())
-    agent = container.use_cases.agent_availability()
-    checks["agent_service"] = {"status": "ok" if await agent.check() else "down"}
+    agent_up = container.use_cases.agent_availability().available()
+    checks["agent_service"] = {"status": "ok" if agent_up else "down"}
     return ready, checks
 
 

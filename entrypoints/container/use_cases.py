@@ -168,6 +168,7 @@ class UseCases(containers.DeclarativeContainer):
         live=adapters.live,
         metrics=infrastructure.metrics,
         policy=providers.Callable(_agent_reply_policy, settings),
+        overrides=adapters.routing_overrides,
     )
     produce_agent_reply = providers.Singleton(
         ProduceAgentReply,

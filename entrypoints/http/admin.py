@@ -17,6 +17,7 @@ from litestar.exceptions import PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.params import JSONBody, PathParameter
 from litestar.status_codes import HTTP_204_NO_CONTENT
+from msgspec import Meta
 
 from application.ports.unit_of_work import UnitOfWorkFactory
 from application.use_cases.set_routing_override import (
@@ -36,6 +37,7 @@ UserId = Annotated[str, PathParameter(min_length=1, max_length=200, description=
 class OrganisationOverrideIn(msgspec.Struct, forbid_unknown_fields=True):
     agent_routing: bool | None = None
     busy_policy: Literal["reject", "enqueue", "interrupt"] | None = None
+    question_ttl_s: Annotated[float, Meta(gt=0, le=86_400)] | None = None
 
 
 class UserOverrideIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -46,6 +48,7 @@ class OrganisationOverrideOut(msgspec.Struct):
     org_id: str
     agent_routing: bool | None
     busy_policy: str | None
+    question_ttl_s: float | None = None
 
 
 class UserOverrideOut(msgspec.Struct):
@@ -67,7 +70,7 @@ def admin_only(connection: ASGIConnection, _: BaseRouteHandler) -> None:
 
 def _org_out(org_id: str, override: Override) -> OrganisationOverrideOut:
     policy = override.busy_policy.value if override.busy_policy else None
-    return OrganisationOverrideOut(org_id, override.agent_routing, policy)
+    return OrganisationOverrideOut(org_id, override.agent_routing, policy, override.question_ttl_s)
 
 
 class RoutingAdminController(Controller):
@@ -92,7 +95,10 @@ class RoutingAdminController(Controller):
             users=[UserOverrideOut(org_id, user, o.agent_routing) for user, o in users],
         )
 
-    @put("/{org_id:str}", summary="Set the organisation's switch and busy policy")
+    @put(
+        "/{org_id:str}",
+        summary="Set the organisation's switch, busy policy and question timeout",
+    )
     async def put_organisation(
         self,
         org_id: OrgId,
@@ -101,7 +107,7 @@ class RoutingAdminController(Controller):
         set_override: NamedDependency[SetRoutingOverride],
     ) -> OrganisationOverrideOut:
         policy = BusyPolicy(data.busy_policy) if data.busy_policy else None
-        override = Override(data.agent_routing, policy)
+        override = Override(data.agent_routing, policy, data.question_ttl_s)
         await set_override.execute(OverrideCommand(principal, org_id, None, override))
         return _org_out(org_id, override)
 

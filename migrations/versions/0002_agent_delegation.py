@@ -31,6 +31,7 @@ def upgrade() -> None:
         sa.Column("user_id", sa.String(200), nullable=False),
         sa.Column("agent_routing", sa.Boolean(), nullable=True),
         sa.Column("busy_policy", sa.String(16), nullable=True),
+        sa.Column("question_ttl_s", sa.Float(), nullable=True),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("org_id", "user_id", name="pk_routing_overrides"),
     )

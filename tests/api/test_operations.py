@@ -50,3 +50,12 @@ def test_metrics_are_served_for_prometheus(api: Api) -> None:
     text = response.text
     assert 'convo_replies_total{outcome="completed",route="llm"} 1.0' in text
     assert "convo_first_delta_seconds_bucket" in text
+
+
+def test_readiness_reports_a_down_agent_service_as_degraded_but_stays_ready(api: Api) -> None:
+    api.client.blocking_portal.call(api.container.use_cases.agent_availability().check)
+    response = api.client.get("/health/ready")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "degraded"
+    assert body["checks"]["agent_service"] == {"status": "down"}

@@ -24,11 +24,10 @@ def route(api: Api, conversation_id: str, content: str) -> Reason:
 def test_an_admin_switches_the_agent_off_for_the_organisation_and_on_for_a_user(api: Api) -> None:
     conversation = api.conversation()
     assert route(api, conversation, "/agent search") is Reason.EXPLICIT_AGENT
-    response = api.client.put(
-        f"{BASE}/acme", json={"agent_routing": False, "busy_policy": "reject"}, headers=ADMIN
-    )
+    settings = {"agent_routing": False, "busy_policy": "reject", "question_ttl_s": 120.0}
+    response = api.client.put(f"{BASE}/acme", json=settings, headers=ADMIN)
     assert response.status_code == 200, response.text
-    assert response.json() == {"org_id": "acme", "agent_routing": False, "busy_policy": "reject"}
+    assert response.json() == {"org_id": "acme", **settings}
     assert route(api, conversation, "/agent search") is Reason.DISABLED_FOR_ORG
     response = api.client.put(
         f"{BASE}/acme/users/alice", json={"agent_routing": True}, headers=ADMIN
@@ -37,7 +36,7 @@ def test_an_admin_switches_the_agent_off_for_the_organisation_and_on_for_a_user(
     assert route(api, conversation, "/agent search") is Reason.EXPLICIT_AGENT
     listed = api.client.get(f"{BASE}/acme", headers=ADMIN).json()
     assert listed == {
-        "organisation": {"org_id": "acme", "agent_routing": False, "busy_policy": "reject"},
+        "organisation": {"org_id": "acme", **settings},
         "users": [{"org_id": "acme", "user_id": "alice", "agent_routing": True}],
     }
     assert api.client.delete(f"{BASE}/acme/users/alice", headers=ADMIN).status_code == 204
@@ -76,6 +75,8 @@ def test_no_token_is_401(api: Api) -> None:
         ("/acme", {"agent_routing": "yes"}, "agent_routing"),
         ("/acme", {"colour": "red"}, "colour"),
         ("/acme/users/alice", {"busy_policy": "reject"}, "busy_policy"),
+        ("/acme/users/alice", {"question_ttl_s": 60}, "question_ttl_s"),
+        ("/acme", {"question_ttl_s": 0}, "question_ttl_s"),
         ("/" + "x" * 201, {"agent_routing": True}, "org_id"),
     ],
 )

@@ -4,18 +4,24 @@ streamed reply read over WebSocket and SSE, with a reconnect in the middle that 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import signal
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
+from uuid import UUID
 
 import aiohttp
 import pytest
 
-from entrypoints.auth import issue_token
+from adapters.sql.engine import create_engine
+from adapters.sql.tables import agent_dead_letters
+from entrypoints.auth import issue_token, read_token
+from entrypoints.database import revisions
 from tests.e2e.conftest import SseReader
 
 pytestmark = pytest.mark.e2e
@@ -213,3 +219,75 @@ async def test_cleanup_once_runs_every_job_and_reports_counts(tmp_path: Path) ->
     assert process.returncode == 0, stderr.decode()
     assert "prune_replay_buffers: 0" in stdout.decode()
     assert "expire_agent_sessions: 0" in stdout.decode()
+
+
+async def test_dlq_list_prints_the_newest_dead_letters_as_json_lines(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'c.db'}"
+    environment = {**os.environ, "CONVO_DATABASE_URL": url}
+    migrate = await asyncio.create_subprocess_exec(CONVO, "db", "upgrade", env=environment)
+    assert await migrate.wait() == 0
+    engine = create_engine(url)
+    async with engine.begin() as connection:
+        await connection.execute(
+            agent_dead_letters.insert().values(
+                id=UUID(int=1),
+                conversation_id=UUID(int=2),
+                error_kind="agent_error",
+                error_code="tool_failed",
+                error_message="the tool failed",
+                retryable=False,
+                request={"input": "search"},
+                created_at=datetime.now(UTC),
+            )
+        )
+    await engine.dispose()
+    process = await asyncio.create_subprocess_exec(
+        CONVO, "dlq", "list", "--limit", "5", env=environment,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    stdout, stderr = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 0, stderr.decode()
+    [line] = stdout.decode().splitlines()
+    letter = json.loads(line)
+    assert (letter["error_code"], letter["request"]) == ("tool_failed", {"input": "search"})
+
+
+async def run_convo(*arguments: str, **env: str) -> tuple[int, str, str]:
+    process = await asyncio.create_subprocess_exec(
+        CONVO, *arguments, env={**os.environ, **env},
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    stdout, stderr = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode is not None
+    return process.returncode, stdout.decode(), stderr.decode()
+
+
+async def test_convo_token_prints_a_token_for_the_configured_secret() -> None:
+    secret = "token-cli-secret-" + "z" * 20
+    code, out, _ = await run_convo(
+        "token", "--user", "u1", "--org", "o1", "--permission", "convo:admin",
+        CONVO_JWT_SECRET=secret,
+    )  # fmt: skip
+    assert code == 0
+    principal = read_token(secret, out.strip())
+    assert (principal.owner.user_id, principal.owner.org_id) == ("u1", "o1")
+    assert principal.may("convo:admin")
+    code, _, err = await run_convo("token", "--user", "u1", "--org", "o1", CONVO_JWT_SECRET="")
+    assert code == 2 and "CONVO_JWT_SECRET is not set" in err
+
+
+async def test_convo_db_moves_the_schema_up_and_down_and_says_where_it_is(tmp_path: Path) -> None:
+    env = {"CONVO_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}"}
+    newest, previous = revisions(env["CONVO_DATABASE_URL"])[-1:-3:-1]
+    code, out, _ = await run_convo("db", "current", **env)
+    assert code == 0 and "none (empty)" in out
+    code, out, _ = await run_convo("db", "upgrade", **env)
+    assert code == 0 and out.strip().endswith(f"revision {newest}")
+    code, out, _ = await run_convo("db", "downgrade", **env)
+    assert code == 0 and out.strip().endswith(f"revision {previous}")
+    code, out, _ = await run_convo("db", "downgrade", "base", **env)
+    assert code == 0 and "none (empty)" in out
+    code, _, err = await run_convo(
+        "db", "upgrade", CONVO_DATABASE_URL="postgresql://nobody@127.0.0.1:1/x"
+    )
+    assert code == 1 and "database postgresql+asyncpg://nobody@127.0.0.1:1/x" in err

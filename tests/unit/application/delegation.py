@@ -72,7 +72,13 @@ class Delegation:
 
     def processor(self) -> AgentEventProcessor:
         return AgentEventProcessor(
-            self.store.uow, self.clock, self.ids, self.live, self.metrics, self.reply_policy
+            self.store.uow,
+            self.clock,
+            self.ids,
+            self.live,
+            self.metrics,
+            self.reply_policy,
+            self.cache(),
         )
 
     def producer(self) -> ProduceAgentReply:

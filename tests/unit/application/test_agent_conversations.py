@@ -17,6 +17,7 @@ from application.ports.live_events import RESTART_MARGIN
 from application.use_cases.answer_agent_question import AnswerCommand
 from application.use_cases.end_agent_session import EndSessionCommand
 from application.use_cases.send_message import MessageAccepted, SendMessageCommand
+from application.use_cases.set_routing_override import OverrideCommand
 from domain.agent_events import (
     AgentFailed,
     AnswerChunk,
@@ -28,9 +29,10 @@ from domain.agent_events import (
     UnknownAgentEvent,
 )
 from domain.agent_sessions import QuestionExpired, QuestionMismatch, SessionStatus
+from domain.conversations import Principal
 from domain.errors import InvalidField
 from domain.messages import MessageStatus, ToolStatus
-from domain.routing import BusyPolicy, IntentKeywords, Route, RoutingRules
+from domain.routing import BusyPolicy, IntentKeywords, Override, Route, RoutingRules
 from tests.fakes.delegation import ScriptedAgentGateway
 from tests.unit.application.conftest import ALICE, BOB, World
 
@@ -496,3 +498,23 @@ async def test_a_stranger_cannot_answer(world: World) -> None:
     stranger = AnswerCommand(BOB, accepted.message.conversation_id, "q1", "Paris")
     with pytest.raises(ConversationNotFound):
         await world.submit_answer().execute(stranger)
+
+
+async def test_an_organisation_s_question_timeout_replaces_the_default(world: World) -> None:
+    world.gateway = ScriptedAgentGateway(ASKING)
+    admin = Principal(ALICE.owner, frozenset({"convo:admin"}))
+    await world.set_override(world.cache()).execute(
+        OverrideCommand(admin, "acme", None, Override(question_ttl_s=90))
+    )
+    accepted = await send(world, "/agent book a room")
+    await world.background.run_all()
+    question = next(
+        e
+        for e in await world.events(accepted.message.conversation_id)
+        if e.type == "agent.question"
+    )
+    assert question.data["expires_at"] == world.clock.now() + timedelta(seconds=90)
+    with pytest.raises(InvalidField, match="question_ttl_s"):
+        await world.set_override(world.cache()).execute(
+            OverrideCommand(admin, "acme", "alice", Override(question_ttl_s=90))
+        )

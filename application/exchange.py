@@ -1,0 +1,27 @@
+from datetime import datetime
+
+from application.ports.ids import IdGenerator
+from application.ports.unit_of_work import UnitOfWork
+from domain.conversations import Conversation
+from domain.messages import Message
+
+
+async def add_exchange(
+    uow: UnitOfWork,
+    ids: IdGenerator,
+    conversation: Conversation,
+    content: str,
+    now: datetime,
+    idempotency_key: str | None,
+    by_agent: bool,
+) -> tuple[Message, Message, int]:
+    """Store a user's message with its empty streaming reply and mark the conversation active,
+    in the caller's transaction. Returns both and the conversation's seq floor (the newest seq
+    its stored messages reflect), for announcing them."""
+    message = Message.from_user(ids.new_id(), conversation.id, content, now)
+    reply = Message.pending_reply(ids.new_id(), conversation.id, message.id, now, by_agent)
+    await uow.messages.add(message, idempotency_key=idempotency_key)
+    await uow.messages.add(reply)
+    conversation.touch(now)
+    await uow.conversations.save(conversation)
+    return message, reply, await uow.messages.max_event_seq(conversation.id)

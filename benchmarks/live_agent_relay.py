@@ -3,18 +3,23 @@
 Three processes besides this one share the machine: a bare SSE emitter standing in for the
 Agent Service (`live_agent/emitter.py`: paced runs whose every chunk carries the moment it was
 written), convo's app (`live_agent/server.py`, built as `convo serve` builds it, on a fresh
-SQLite file) and, for the CPU yardstick, a bare relay (`live_agent/bare_relay.py`: SSE in,
-WebSocket out, no framework, no database). This process runs the clients.
+SQLite file or PostgreSQL database) and, for the CPU yardstick, a bare relay
+(`live_agent/bare_relay.py`: SSE in, WebSocket out, no framework, no database). This process
+runs the clients.
 
 Each run starts N streams at a fixed arrival rate. A stream through convo is a conversation
 whose WebSocket is open before its `/agent` message is posted; it is read to
-`agent.completed`. Every stream has a twin started at the same instant that reads the same
-kind of run from the emitter directly, so each latency figure is a delta against the twin
-under the same load. Every event is checked: envelope seqs consecutive, chunks 1..K once and
-in order, `message.completed` equal to the deltas, and the stored reply equal to them too.
+`agent.completed`. Every n-th stream (at most `--twins` per run) has a twin started at the same
+instant that reads the same kind of run from the emitter directly, so each latency figure is a
+delta against the twins under the same load. Every event is checked: envelope seqs
+consecutive, chunks 1..K once and in order, `message.completed` equal to the deltas, and the
+stored reply equal to them too. Per-event latency and CPU per event are taken over the steady
+stretch (every stream under way, none ended) when there is one. docs/performance.md ("Live
+agent conversations") explains each figure and holds the results.
 
-    .venv/bin/python benchmarks/live_agent_relay.py                     # the figures in docs
-    .venv/bin/python benchmarks/live_agent_relay.py --sizes 100 --events 20   # a quick look
+    .venv/bin/python benchmarks/live_agent_relay.py                       # SQLite
+    .venv/bin/python benchmarks/live_agent_relay.py --database postgres   # PostgreSQL
+    .venv/bin/python benchmarks/live_agent_relay.py --sizes 100 --runs convo --profile convo
 """
 
 from __future__ import annotations

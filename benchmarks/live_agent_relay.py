@@ -491,6 +491,13 @@ async def main_async(args: argparse.Namespace) -> None:
     summary(outcomes)
 
 
+def at_least_one(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("at least 1: every figure is a delta against a twin")
+    return value
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -504,7 +511,7 @@ def main() -> None:
     parser.add_argument("--http", choices=["h11", "httptools"], default="h11")
     parser.add_argument(
         "--twins",
-        type=int,
+        type=at_least_one,
         default=100,
         help="direct readers at most, one per every n-th stream so they arrive at the same rate",
     )

@@ -150,21 +150,31 @@ def raise_open_files_limit(wanted: int) -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
 
 
-async def database_url(kind: str, workdir: Path, n: int) -> str:
-    """A fresh database for one process: a SQLite file, or a new PostgreSQL database on the
-    local server (`postgres`, or a `postgresql://…/postgres` admin URL)."""
-    if kind == "sqlite":
-        return f"sqlite+aiosqlite:///{workdir}/convo-{n}.db"
+def postgres_admin(kind: str) -> str:
+    return POSTGRES_ADMIN if kind == "postgres" else kind
+
+
+async def on_postgres(admin: str, statement: str) -> None:
     import asyncpg
 
-    admin = POSTGRES_ADMIN if kind == "postgres" else kind
-    name = f"convo_bench_{workdir.name[-8:].replace('-', '_')}_{n}".lower()
     connection = await asyncpg.connect(admin)
     try:
-        await connection.execute(f'CREATE DATABASE "{name}"')
+        await connection.execute(statement)
     finally:
         await connection.close()
-    return admin.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://") + "/" + name
+
+
+async def database_url(kind: str, workdir: Path, n: int) -> tuple[str, str | None]:
+    """A fresh database for one process: a SQLite file, or a new PostgreSQL database on the
+    local server (`postgres`, or a `postgresql://…/postgres` admin URL). Returns its URL and,
+    for PostgreSQL, its name (drop it when done)."""
+    if kind == "sqlite":
+        return f"sqlite+aiosqlite:///{workdir}/convo-{n}.db", None
+    admin = postgres_admin(kind)
+    name = f"convo_bench_{workdir.name[-8:].replace('-', '_')}_{n}".lower()
+    await on_postgres(admin, f'CREATE DATABASE "{name}"')
+    base = admin.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
+    return f"{base}/{name}", name
 
 
 async def start_target(
@@ -173,7 +183,7 @@ async def start_target(
     workdir: Path,
     n: int,
     profiled: Sequence[str],
-    database: str,
+    database_url: str,
 ) -> Child:
     args = [
         str(HERE / "live_agent" / "server.py"),
@@ -188,9 +198,7 @@ async def start_target(
     ]
     env = {
         "BENCH_UPSTREAM": upstream,
-        "CONVO_DATABASE_URL": await database_url(database, workdir, n)
-        if target.app == "convo"
-        else "",
+        "CONVO_DATABASE_URL": database_url,
         "CONVO_JWT_SECRET": SECRET,
         "CONVO_AGENT_SERVICE_URL": upstream,
         "CONVO_AGENT_API_KEY": "benchmark-key",
@@ -393,8 +401,11 @@ async def run_target(
     twins: int,
 ) -> list[Outcome]:
     counter[0] += 1
-    child = await start_target(target, emitter.url, workdir, counter[0], profiled, database)
+    url, created = "", None
+    if target.app == "convo":
+        url, created = await database_url(database, workdir, counter[0])
     outcomes = []
+    child = await start_target(target, emitter.url, workdir, counter[0], profiled, url)
     try:
         warm = loads[0]
         warm_up = Load(10, 100, 5, 20, warm.compress)
@@ -405,6 +416,8 @@ async def run_target(
             outcomes.append(outcome)
     finally:
         await child.stop()
+        if created is not None:
+            await on_postgres(postgres_admin(database), f'DROP DATABASE "{created}"')
     return outcomes
 
 

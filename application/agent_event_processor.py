@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -67,6 +68,24 @@ class _End:
         self.error = error
 
 
+class _Quiet:
+    """The stream stayed quiet for as long as the wake-up numbered `number` allowed."""
+
+    __slots__ = ("number",)
+
+    def __init__(self, number: int) -> None:
+        self.number = number
+
+
+_Item = AgentEvent | _End | _Quiet
+
+
+def _wake(queue: asyncio.Queue[_Item], number: int) -> None:
+    # A full queue needs no wake-up: its next item is already waiting.
+    with contextlib.suppress(asyncio.QueueFull):
+        queue.put_nowait(_Quiet(number))
+
+
 class AgentEventProcessor:
     """Consumes one agent turn into its reply.
 
@@ -126,7 +145,7 @@ class AgentEventProcessor:
         await self.run(turn, reply, resumed=True)
 
     async def _consume(self, turn: AgentTurn, recorder: AgentReplyRecorder) -> str:
-        queue: asyncio.Queue[AgentEvent | _End] = asyncio.Queue(self._policy.queue_size)
+        queue: asyncio.Queue[_Item] = asyncio.Queue(self._policy.queue_size)
         reader = asyncio.ensure_future(_read(turn.events, queue))
         handler = _Turn(
             turn,
@@ -158,7 +177,7 @@ class AgentEventProcessor:
             await asyncio.gather(reader, return_exceptions=True)
 
 
-async def _read(events: AsyncIterator[AgentEvent], queue: asyncio.Queue[AgentEvent | _End]) -> None:
+async def _read(events: AsyncIterator[AgentEvent], queue: asyncio.Queue[_Item]) -> None:
     try:
         async for event in events:
             await queue.put(event)
@@ -196,13 +215,22 @@ class _Turn:
         self._tools_started: dict[str, float] = {}
         self._answered = bool(self._reply.content)
 
-    async def until_done(self, queue: asyncio.Queue[AgentEvent | _End]) -> str:
+    async def until_done(self, queue: asyncio.Queue[_Item]) -> str:
+        """Handle events until the turn's end. A quiet stream is woken by a timer that puts
+        a numbered `_Quiet` in the queue (one timer handle per event, far cheaper than a
+        timeout scope per event); a `_Quiet` of an earlier timer is ignored."""
+        loop = asyncio.get_running_loop()
+        woken = 0
         while True:
+            woken += 1
+            wake = loop.call_later(self._quiet_limit(), _wake, queue, woken)
             try:
-                async with asyncio.timeout(self._quiet_limit()):
-                    item = await queue.get()
-            except TimeoutError:
-                await self._recorder.flush()
+                item = await queue.get()
+            finally:
+                wake.cancel()
+            if isinstance(item, _Quiet):
+                if item.number == woken:
+                    await self._recorder.flush()
                 continue
             if isinstance(item, _End):
                 raise item.error or AgentStreamLost("the agent's stream ended without an end")

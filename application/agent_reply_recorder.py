@@ -29,6 +29,10 @@ class AgentReplyRecorder(ReplyRecorder):
     always matches the stored `last_event_id`: a turn resumed after a crash continues from
     there without losing or repeating text. Every write also renews the turn's lease, the
     proof that this process is still consuming the turn.
+
+    The session as last written is kept, so that a write does not read it again: the version
+    check of the save tells whether anybody changed it since (every change of a session bumps
+    its version), and only then is it read anew, ownership checked again.
     """
 
     def __init__(
@@ -46,6 +50,7 @@ class AgentReplyRecorder(ReplyRecorder):
         self._last_event_id = 0
         self._agent_session_id: str | None = None
         self._change: SessionChange | None = None
+        self._written: AgentSession | None = None
 
     def saw(self, event: AgentEvent) -> None:
         """An agent event was handled; its id is stored with the next write."""
@@ -62,7 +67,8 @@ class AgentReplyRecorder(ReplyRecorder):
         session no longer runs this reply's turn."""
         for _ in range(ATTEMPTS):
             async with self._uow() as uow:
-                session = await self._owned_session(uow)
+                session = self._written or await self._owned_session(uow)
+                self._written = None
                 self._apply(session, change)
                 await self._write(uow)
                 try:
@@ -70,6 +76,8 @@ class AgentReplyRecorder(ReplyRecorder):
                     await uow.commit()
                 except StaleAgentSession:
                     continue
+            if session.is_live and session.turn_reply_id == self.reply.id:
+                self._written = session
             self._flushed()
             return session
         raise SessionContention(str(self.session_id))

@@ -3,7 +3,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, Row, insert, or_, select, update
+from sqlalchemy import ColumnElement, Row, bindparam, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -51,7 +51,19 @@ def _question(row: Row) -> PendingQuestion:
     )
 
 
+_STATE_COLUMNS = (
+    "agent_session_id",
+    "status",
+    "last_interaction_at",
+    "last_event_id",
+    "turn_started_at",
+    "turn_reply_id",
+    "turn_lease_until",
+)
+
+
 def _state(session: AgentSession) -> dict[str, Any]:
+    """The columns a session's changes touch (`_STATE_COLUMNS`), by name."""
     return {
         "agent_session_id": session.agent_session_id,
         "status": session.status.value,
@@ -61,6 +73,18 @@ def _state(session: AgentSession) -> dict[str, Any]:
         "turn_reply_id": session.turn_reply_id,
         "turn_lease_until": session.turn_lease_until,
     }
+
+
+# Built once: a session is saved at every coalesced write of a streaming reply, and building
+# the statement cost more than running it (benchmarks/live_agent_relay.py, docs/performance.md).
+_SAVE = (
+    update(conversation_agent_sessions)
+    .where(_s.id == bindparam("b_id"), _s.version == bindparam("b_version"))
+    .values(
+        {name: bindparam(f"b_{name}") for name in _STATE_COLUMNS}
+        | {"version": bindparam("b_version") + 1}
+    )
+)
 
 
 class SqlAgentSessionRepository(AgentSessionRepository):
@@ -123,10 +147,9 @@ class SqlAgentSessionRepository(AgentSessionRepository):
         return None if row is None else _question(row)
 
     async def save(self, session: AgentSession) -> None:
+        state = {f"b_{name}": value for name, value in _state(session).items()}
         result = await self._connection.execute(
-            update(conversation_agent_sessions)
-            .where(_s.id == session.id, _s.version == session.version)
-            .values(_state(session) | {"version": session.version + 1})
+            _SAVE, state | {"b_id": session.id, "b_version": session.version}
         )
         if result.rowcount != 1:
             raise StaleAgentSession(str(session.id))

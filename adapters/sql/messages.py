@@ -2,7 +2,18 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, Row, case, func, insert, select, tuple_, update
+from sqlalchemy import (
+    Integer,
+    Row,
+    Update,
+    bindparam,
+    case,
+    func,
+    insert,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -12,6 +23,30 @@ from application.ports.repositories import DuplicateIdempotencyKey, MessageRepos
 from domain.messages import AgentReplyInfo, Message, MessageStatus, Role, ToolStatus, ToolUse
 
 _m = messages.c
+
+
+_PROGRESS: dict[str, Update] = {}
+
+
+def _progress_statement(dialect: str) -> Update:
+    """The write of a streaming reply's progress, built once per dialect: it runs at every
+    coalesced write, and building it cost more than running it. `event_seq` never goes back
+    (GREATEST on PostgreSQL, the scalar MAX on SQLite)."""
+    statement = _PROGRESS.get(dialect)
+    if statement is None:
+        greatest = func.max if dialect == "sqlite" else func.greatest
+        seq = bindparam("b_event_seq", type_=Integer)
+        statement = _PROGRESS[dialect] = (
+            update(messages)
+            .where(_m.id == bindparam("b_id"))
+            .values(
+                content=bindparam("b_content"),
+                status=bindparam("b_status"),
+                event_seq=greatest(_m.event_seq, seq),
+                agent=bindparam("b_agent"),
+            )
+        )
+    return statement
 
 
 def message_from_row(row: Row) -> Message:
@@ -125,20 +160,15 @@ class SqlMessageRepository(MessageRepository):
 
     async def save_progress(self, message: Message) -> None:
         await self._connection.execute(
-            update(messages)
-            .where(_m.id == message.id)
-            .values(
-                content=message.content,
-                status=message.status.value,
-                event_seq=self._greatest(_m.event_seq, message.event_seq),
-                agent=_agent_to_json(message.agent),
-            )
+            _progress_statement(self._connection.dialect.name),
+            {
+                "b_id": message.id,
+                "b_content": message.content,
+                "b_status": message.status.value,
+                "b_event_seq": message.event_seq,
+                "b_agent": _agent_to_json(message.agent),
+            },
         )
-
-    def _greatest(self, column: ColumnElement[int], value: int) -> ColumnElement[int]:
-        """SQL's two-argument maximum: GREATEST on PostgreSQL, scalar MAX on SQLite."""
-        sqlite = self._connection.dialect.name == "sqlite"
-        return (func.max if sqlite else func.greatest)(column, value)
 
     async def record_event_seqs(self, seqs: Mapping[UUID, int]) -> None:
         if not seqs:

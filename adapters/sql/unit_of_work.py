@@ -1,6 +1,7 @@
 from types import TracebackType
 from typing import Self
 
+from sqlalchemy import exc
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from adapters.sql.agent_sessions import SqlAgentSessionRepository
@@ -9,7 +10,7 @@ from adapters.sql.dead_letters import SqlDeadLetterRepository
 from adapters.sql.history import SqlHistoryRepository
 from adapters.sql.messages import SqlMessageRepository
 from adapters.sql.routing_overrides import SqlRoutingOverrideRepository
-from application.ports.unit_of_work import UnitOfWork
+from application.ports.unit_of_work import StorageBusy, UnitOfWork
 
 
 class SqlUnitOfWork(UnitOfWork):
@@ -27,7 +28,10 @@ class SqlUnitOfWork(UnitOfWork):
         self._connection: AsyncConnection | None = None
 
     async def __aenter__(self) -> Self:
-        self._connection = await self._engine.connect()
+        try:
+            self._connection = await self._engine.connect()
+        except exc.TimeoutError as error:
+            raise StorageBusy("no database connection came free in time") from error
         await self._connection.begin()
         self.conversations = SqlConversationRepository(self._connection)
         self.messages = SqlMessageRepository(self._connection)

@@ -9,8 +9,14 @@ from application.ports.repositories import ConversationRepository, MessageReposi
 from application.ports.routing_overrides import RoutingOverrideRepository
 
 
+class StorageBusy(Exception):
+    """No database connection came free in time: the process has more work than its pool
+    serves. Nothing was done; the caller may try again shortly."""
+
+
 class UnitOfWork(Protocol):
-    """One short database transaction. Rolls back on exit unless `commit()` was awaited."""
+    """One short database transaction. Rolls back on exit unless `commit()` was awaited.
+    Entering raises StorageBusy when no connection comes free in time."""
 
     conversations: ConversationRepository
     messages: MessageRepository

@@ -18,6 +18,7 @@ from application.errors import (
     NoAgentSession,
     NotPermitted,
 )
+from application.ports.unit_of_work import StorageBusy
 from domain.agent_sessions import QuestionExpired
 from domain.errors import DomainError, InvalidField
 from entrypoints.http.schemas import FieldProblem, Problem
@@ -25,6 +26,7 @@ from entrypoints.http.schemas import FieldProblem, Problem
 log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
+RETRY_AFTER_S = "1"
 
 TITLES = {
     400: "Bad request",
@@ -136,6 +138,14 @@ def on_application(_: Request, error: ApplicationError) -> Response[Problem]:
     return problem(409, str(error))
 
 
+def on_storage_busy(request: Request, _: StorageBusy) -> Response[Problem]:
+    """Overload is not a fault of the request: 503, and when to try again."""
+    log.warning("no database connection in time for %s %s", request.method, request.url.path)
+    return problem(
+        503, "the service is busy; try again shortly", headers={"Retry-After": RETRY_AFTER_S}
+    )
+
+
 def on_unexpected(request: Request, error: Exception) -> Response[Problem]:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=error)
     return problem(HTTP_500_INTERNAL_SERVER_ERROR, "an unexpected error occurred")
@@ -146,5 +156,6 @@ EXCEPTION_HANDLERS: dict[type[Exception], Any] = {
     HTTPException: on_http,
     DomainError: on_domain,
     ApplicationError: on_application,
+    StorageBusy: on_storage_busy,
     Exception: on_unexpected,
 }

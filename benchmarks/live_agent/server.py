@@ -1,0 +1,133 @@
+"""Serve convo's app or the bare relay under uvicorn or granian, for benchmarks.
+
+    python benchmarks/live_agent/server.py --app convo|relay --server uvicorn|granian \
+        [--loop asyncio|uvloop] [--http h11|httptools] [--port 0]
+
+convo's app is built exactly as `convo serve` builds it (settings from the `CONVO_*`
+environment, which must set `CONVO_JWT_SECRET` and `CONVO_AGENT_SERVICE_URL`; the schema is
+upgraded first); uvicorn runs it with the same options as `convo serve` (`websockets-sansio`,
+permessage-deflate offered). The relay reads its upstream from `BENCH_UPSTREAM`. Prints
+`serving on http://127.0.0.1:PORT` once accepting connections.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import socket
+import sys
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+
+def convo_app() -> Any:
+    from entrypoints.container import build_container
+    from entrypoints.http.app import create_app
+    from entrypoints.logs import configure_logging
+    from entrypoints.settings import load_settings
+
+    settings = load_settings()
+    configure_logging(settings.log_level)
+    assert settings.jwt_secret is not None, "set CONVO_JWT_SECRET"
+    return create_app(build_container(settings), settings.jwt_secret.reveal())
+
+
+async def prepare_convo() -> None:
+    from entrypoints.database import upgrade
+    from entrypoints.settings import load_settings
+
+    await upgrade(load_settings().database_url)
+
+
+def relay_app() -> Any:
+    from bare_relay import create
+
+    return create()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+async def announce_when(started: Callable[[], bool], port: int) -> None:
+    while not started():  # noqa: ASYNC110 (a flag of the server's, not ours to signal)
+        await asyncio.sleep(0.01)
+    print(f"serving on http://127.0.0.1:{port}", flush=True)
+
+
+async def run_uvicorn(app: Any, port: int, http: str) -> None:
+    import uvicorn
+
+    from entrypoints.serve import bind
+
+    listener = bind("127.0.0.1", port)
+    config = uvicorn.Config(
+        app, log_config=None, ws="websockets-sansio", http=http, lifespan="on", access_log=False
+    )
+    server = uvicorn.Server(config)
+    announcing = asyncio.ensure_future(
+        announce_when(lambda: server.started, listener.getsockname()[1])
+    )
+    await server.serve(sockets=[listener])
+    announcing.cancel()
+
+
+async def run_granian(app: Any, port: int) -> None:
+    from granian.constants import Interfaces
+    from granian.server.embed import Server
+
+    port = port or free_port()
+    server = Server(
+        app, address="127.0.0.1", port=port, interface=Interfaces.ASGI, log_enabled=False
+    )
+    serving = asyncio.ensure_future(server.serve())
+
+    def accepting() -> bool:
+        with socket.socket() as probe:
+            return probe.connect_ex(("127.0.0.1", port)) == 0
+
+    await announce_when(accepting, port)
+    await serving
+
+
+async def main_async(args: argparse.Namespace) -> None:
+    if args.app == "convo":
+        await prepare_convo()
+        app = convo_app()
+    else:
+        app = relay_app()
+    if args.server == "uvicorn":
+        await run_uvicorn(app, args.port, args.http)
+    else:
+        await run_granian(app, args.port)
+
+
+def run(main: Coroutine[Any, Any, None], loop: str) -> None:
+    if loop == "uvloop":
+        import uvloop
+
+        uvloop.run(main)
+    else:
+        asyncio.run(main)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--app", choices=["convo", "relay"], required=True)
+    parser.add_argument("--server", choices=["uvicorn", "granian"], default="uvicorn")
+    parser.add_argument("--loop", choices=["asyncio", "uvloop"], default="asyncio")
+    parser.add_argument("--http", choices=["h11", "httptools"], default="h11")
+    parser.add_argument("--port", type=int, default=0)
+    args = parser.parse_args()
+    with contextlib.suppress(KeyboardInterrupt):
+        run(main_async(args), args.loop)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,71 @@
+"""The agent reply's coalesced writes: what they cost the database, and that a session changed
+between two of them is still noticed."""
+
+from __future__ import annotations
+
+import asyncio
+from uuid import UUID
+
+import pytest
+
+from application.agent_event_processor import AgentReplyPolicy
+from application.reply_recorder import FlushPolicy
+from application.use_cases.send_message import SendMessageCommand
+from domain.agent_events import AnswerChunk, TurnCompleted
+from domain.agent_sessions import AgentSession
+from tests.fakes.delegation import FakeAgentSessionRepository, ScriptedAgentGateway
+from tests.unit.application.conftest import ALICE, World
+
+
+async def test_a_turn_reads_its_session_once_however_often_it_writes(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reads: list[UUID] = []
+    read = FakeAgentSessionRepository.get
+
+    async def counted(self: FakeAgentSessionRepository, session_id: UUID) -> AgentSession | None:
+        reads.append(session_id)
+        return await read(self, session_id)
+
+    monkeypatch.setattr(FakeAgentSessionRepository, "get", counted)
+    chunks = [AnswerChunk(event_id=n, session_id="a", text=f"{n} ") for n in range(1, 51)]
+    world.gateway = ScriptedAgentGateway([*chunks, TurnCompleted(event_id=51)])
+    world.reply_policy = AgentReplyPolicy(flush=FlushPolicy(10.0, 1))  # a write per chunk
+    conversation = await world.conversation()
+    accepted = await world.send_message().execute(
+        SendMessageCommand(ALICE, conversation.id, "/agent search")
+    )
+    commits = world.store.tables.commits
+
+    await world.background.run_all()
+
+    assert world.store.tables.commits - commits > 50
+    assert len(reads) <= 3  # the turn's start, its first write; not one per write
+    stored = await world.stored_message(accepted.reply_id)
+    assert stored.content == "".join(f"{n} " for n in range(1, 51))
+    session = await world.live_session(conversation.id)
+    assert session is not None and session.last_event_id == 51
+
+
+async def test_text_waiting_while_the_agent_is_quiet_is_written_once_its_interval_passes(
+    world: World,
+) -> None:
+    chunks = [AnswerChunk(event_id=n, session_id="a", text=f"{n} ") for n in range(1, 6)]
+    world.gateway = ScriptedAgentGateway([*chunks, TurnCompleted(event_id=6)], hold_after=3)
+    world.reply_policy = AgentReplyPolicy(flush=FlushPolicy(0.05, 10_000))
+    conversation = await world.conversation()
+    accepted = await world.send_message().execute(
+        SendMessageCommand(ALICE, conversation.id, "/agent search")
+    )
+    job = asyncio.ensure_future(world.background.run_all())
+    await world.gateway.held.wait()
+
+    async with asyncio.timeout(5):
+        while (await world.stored_message(accepted.reply_id)).content != "1 2 3 ":
+            await asyncio.sleep(0.01)
+    session = await world.live_session(conversation.id)
+    assert session is not None and session.last_event_id == 3
+
+    world.gateway.release.set()
+    await job
+    assert (await world.stored_message(accepted.reply_id)).content == "1 2 3 4 5 "

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 from application.agent_failures import (
     AGENT_FAILED_RETRYABLE,
@@ -123,6 +124,11 @@ class AgentEventProcessor:
         self._metrics = metrics
         self._policy = policy
         self._overrides = overrides
+        self._consuming: set[UUID] = set()
+
+    def consuming(self) -> frozenset[UUID]:
+        """The sessions whose turns this process is consuming right now."""
+        return frozenset(self._consuming)
 
     async def run(self, turn: AgentTurn, reply: Message, resumed: bool = False) -> None:
         """Consume `turn` into `reply` (a streaming reply this turn owns). A `resumed` turn
@@ -136,7 +142,11 @@ class AgentEventProcessor:
             event = await self._live.publish(message_created(reply))
             recorder.note(event.seq)
         started = self._clock.monotonic()
-        outcome = await self._consume(turn, recorder)
+        self._consuming.add(turn.session.id)
+        try:
+            outcome = await self._consume(turn, recorder)
+        finally:
+            self._consuming.discard(turn.session.id)
         self._metrics.count("convo_agent_turns", outcome=outcome)
         self._metrics.observe("convo_agent_turn_seconds", self._clock.monotonic() - started)
 

@@ -224,10 +224,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
         float,
         _doc(
             "Seconds a running agent turn stays with its instance without a write; after that "
-            "another instance (or the next start) takes it over and resumes it.",
+            "another instance takes it over and resumes it (longer than "
+            "`CONVO_SCHEDULER_INTERVAL_S`, whose job also renews the leases of turns its own "
+            "process still consumes).",
             ge=1,
         ),
-    ] = 30.0
+    ] = 60.0
     agent_busy_wait_s: Annotated[
         float,
         _doc(

@@ -1,13 +1,15 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
+from contextlib import suppress
 from datetime import datetime, timedelta
 from uuid import UUID
 
 from application.agent_failures import RESTARTED_EARLY, STALLED
 from application.agent_sessions import AgentTurn, change_session
 from application.announce import fail_reply
+from application.errors import ApplicationError
 from application.live import EventType, about_conversation
 from application.ports.agent_gateway import AgentGateway
 from application.ports.background import BackgroundWork
@@ -21,6 +23,7 @@ from domain.messages import Message
 log = logging.getLogger(__name__)
 
 ResumedTurnRunner = Callable[[AgentTurn, Message], Awaitable[None]]
+LocalTurns = Callable[[], Collection[UUID]]
 BATCH = 100
 
 
@@ -35,6 +38,8 @@ class RecoverAgentTurns:
     - a turn is taken over when nobody holds its lease (`everything=True` at the start of a
       single instance, which knows nobody else runs); the take-over renews the lease under
       optimistic locking, so two instances never resume the same turn;
+    - a turn this process is still consuming is never taken over, however late its consumer
+      is with its writes (an overloaded loop): its lease is renewed instead;
     - a taken-over turn continues from the stored `last_event_id` through the Agent Service's
       resume stream: nothing is executed again, and the reply's stored text plus the resumed
       deltas are exactly the answer (clients first get the reply as stored);
@@ -52,6 +57,7 @@ class RecoverAgentTurns:
         background: BackgroundWork,
         run: ResumedTurnRunner,
         lease: timedelta,
+        local: LocalTurns = frozenset,
     ) -> None:
         self._uow = uow
         self._clock = clock
@@ -60,8 +66,12 @@ class RecoverAgentTurns:
         self._background = background
         self._run = run
         self._lease = lease
+        self._local = local
 
     async def execute(self, everything: bool = False) -> set[UUID]:
+        local = set(self._local())
+        for session_id in local:
+            await self._renew(session_id)
         now = self._clock.now()
         async with self._uow() as uow:
             candidates = await uow.agent_sessions.with_unleased_turns(
@@ -69,6 +79,8 @@ class RecoverAgentTurns:
             )
         resumed = set()
         for candidate in candidates:
+            if candidate.id in local:
+                continue
             reply_id = await self._take_over(candidate, everything)
             if reply_id is not None:
                 resumed.add(reply_id)
@@ -98,6 +110,12 @@ class RecoverAgentTurns:
         self._background.submit(str(session.conversation_id), lambda: self._run(turn, reply))
         log.info("resuming agent turn session=%s after event %s", session.id, session.last_event_id)
         return reply.id
+
+    async def _renew(self, session_id: UUID) -> None:
+        """Keep a turn this process consumes, however late its own writes are."""
+        until = self._clock.now() + self._lease
+        with suppress(DomainError, ApplicationError):
+            await change_session(self._uow, session_id, lambda s: s.renew_lease(until))
 
     async def _give_up(self, session: AgentSession, reply: Message | None, reason: str) -> None:
         await change_session(self._uow, session.id, lambda s: s.end_turn(self._clock.now()))

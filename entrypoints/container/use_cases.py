@@ -213,6 +213,7 @@ class UseCases(containers.DeclarativeContainer):
         background=adapters.background,
         run=agent_event_processor.provided.resume,
         lease=providers.Callable(_seconds, settings.provided.agent_turn_lease_s),
+        local=agent_event_processor.provided.consuming,
     )
     reap_stale_turns = providers.Factory(
         ReapStaleTurns,

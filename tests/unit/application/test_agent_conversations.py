@@ -518,3 +518,25 @@ async def test_an_organisation_s_question_timeout_replaces_the_default(world: Wo
         await world.set_override(world.cache()).execute(
             OverrideCommand(admin, "acme", "alice", Override(question_ttl_s=90))
         )
+
+
+async def test_a_turn_still_consumed_here_is_never_taken_over_but_kept(world: World) -> None:
+    world.gateway = ScriptedAgentGateway(SEARCH, hold_after=3)
+    processor = world.processor()
+    world.processor = lambda: processor  # type: ignore[method-assign]
+    accepted = await send(world, "/agent search")
+    job = asyncio.ensure_future(world.background.run_all())
+    await world.gateway.held.wait()
+    world.clock.advance(45)  # the consumer is late with its writes: its lease lapsed
+
+    recover = world.recover()
+    recover._local = processor.consuming
+    assert await recover.execute() == set()
+    session = await world.live_session(accepted.message.conversation_id)
+    assert session is not None
+    assert not session.lease_expired(world.clock.now())  # renewed on the consumer's behalf
+
+    world.gateway.release.set()
+    await job
+    reply = await world.stored_message(accepted.reply_id)
+    assert (reply.status, reply.content) == (MessageStatus.COMPLETE, "VPN setup starts here.")

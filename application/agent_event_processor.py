@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -199,6 +200,55 @@ async def _read(events: AsyncIterator[AgentEvent], queue: asyncio.Queue[_Item]) 
     await queue.put(_End())
 
 
+class _Writes:
+    """A turn's coalesced writes, off the path of its events: at most one runs at a time, and
+    a request while one runs makes one more follow it, covering everything received meanwhile.
+    A slow database therefore delays writes, never live events; the more load, the fewer
+    writes. A failed write is raised on the next request or when the writes are settled."""
+
+    def __init__(self, write: Callable[[], Awaitable[None]]) -> None:
+        self._write = write
+        self._task: asyncio.Task[None] | None = None
+        self._again = False
+
+    def request(self) -> None:
+        if self._task is not None and not self._task.done():
+            self._again = True
+            return
+        self._raise_failure()
+        self._task = asyncio.ensure_future(self._run())
+
+    async def _run(self) -> None:
+        self._again = True
+        while self._again:
+            self._again = False
+            await self._write()
+
+    def _raise_failure(self) -> None:
+        task = self._task
+        if task is not None and task.done() and not task.cancelled() and task.exception():
+            self._task = None
+            raise task.exception()  # type: ignore[misc]
+
+    async def settled(self) -> None:
+        """Wait for the write under way, raising its failure."""
+        task, self._task = self._task, None
+        if task is not None:
+            await task
+
+    async def finished(self) -> None:
+        """Wait for the write under way; its failure is the caller's to handle otherwise."""
+        with suppress(Exception):
+            await self.settled()
+
+    async def abandon(self) -> None:
+        """Stop writing (shutting down); a failure no longer matters."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+
 class _Turn:
     """The handling of one turn's events (state kept between them)."""
 
@@ -224,6 +274,7 @@ class _Turn:
         self._reply = recorder.reply
         self._tools_started: dict[str, float] = {}
         self._answered = bool(self._reply.content)
+        self._writes = _Writes(recorder.flush)
 
     async def until_done(self, queue: asyncio.Queue[_Item]) -> str:
         """Handle events until the turn's end. A quiet stream is woken by a timer that puts
@@ -240,7 +291,7 @@ class _Turn:
                 wake.cancel()
             if isinstance(item, _Quiet):
                 if item.number == woken:
-                    await self._recorder.flush()
+                    self._writes.request()
                 continue
             if isinstance(item, _End):
                 raise item.error or AgentStreamLost("the agent's stream ended without an end")
@@ -248,7 +299,7 @@ class _Turn:
             if outcome is not None:
                 return outcome
             if self._recorder.due():
-                await self._recorder.flush()
+                self._writes.request()
 
     def _quiet_limit(self) -> float:
         lease_s = self._policy.lease.total_seconds()
@@ -329,6 +380,7 @@ class _Turn:
             session.ask(PendingQuestion.asked(event, now, ttl), now)
 
         self._reply.complete()
+        await self._writes.settled()
         session = await self._recorder.settle(pause)
         assert session.question is not None
         await self._publish(
@@ -354,6 +406,7 @@ class _Turn:
         if not self._answered and event.answer:
             await self._delta(event.answer)
         self._reply.complete()
+        await self._writes.settled()
         await self._recorder.settle(_end_turn)
         await self._recorder.announce_end(self._live)
         await self._publish(EventType.AGENT_COMPLETED, usage=dict(event.usage))
@@ -363,6 +416,7 @@ class _Turn:
         retried (the turn just ends otherwise), and keep a dead letter."""
         give_up = event is not None and not event.retryable
         self._reply.fail()
+        await self._writes.finished()
         try:
             await self._recorder.settle(_fail_session if give_up else _end_turn)
         except TurnTakenOver:
@@ -387,12 +441,14 @@ class _Turn:
         if self._reply.is_streaming:
             self._reply.fail()
             reason = INTERRUPTED
+        await self._writes.finished()
         await self._recorder.release()
         await self._recorder.announce_end(self._live, reason)
 
     async def suspend(self) -> None:
         """Shutting down: keep what was received; the turn is resumed by the next owner."""
         try:
+            await self._writes.abandon()
             await self._recorder.flush()
         except Exception:
             log.exception("could not store a suspended agent reply %s", self._reply.id)

@@ -56,7 +56,7 @@ class AgentReplyRecorder(ReplyRecorder):
         """An agent event was handled; its id is stored with the next write."""
         self._last_event_id = max(self._last_event_id, event.event_id)
         self._agent_session_id = event.session_id or self._agent_session_id
-        self._dirty = True
+        self._changed()
 
     async def flush(self) -> None:
         await self.settle(None)

@@ -31,7 +31,8 @@ class ReplyRecorder:
 
     Every delta is published before it is recorded here, so the stored content is always a
     prefix of what clients received and, once `finish` returns, exactly all of it. Each write
-    is its own short transaction: none is held open across the stream.
+    is its own short transaction: none is held open across the stream. Deltas may keep coming
+    while a write is under way: what a write did not capture stays pending.
     """
 
     def __init__(
@@ -43,6 +44,8 @@ class ReplyRecorder:
         self._policy = policy
         self._pending_chars = 0
         self._pending_events = 0
+        self._changes = 0
+        self._captured = (0, 0, 0)
         self._dirty = False
         self._last_flush = clock.monotonic()
 
@@ -55,6 +58,10 @@ class ReplyRecorder:
         """Remember that an event with this seq was published for the reply."""
         self.reply.event_seq = max(self.reply.event_seq, seq)
         self._pending_events += 1
+        self._changed()
+
+    def _changed(self) -> None:
+        self._changes += 1
         self._dirty = True
 
     def due(self) -> bool:
@@ -78,12 +85,16 @@ class ReplyRecorder:
         self._flushed()
 
     async def _write(self, uow: UnitOfWork) -> None:
+        self._captured = (self._pending_chars, self._pending_events, self._changes)
         await uow.messages.save_progress(self.reply)
 
     def _flushed(self) -> None:
-        self._pending_chars = 0
-        self._pending_events = 0
-        self._dirty = False
+        """The write committed: what it captured is no longer pending."""
+        chars, events, changes = self._captured
+        self._pending_chars -= chars
+        self._pending_events -= events
+        self._captured = (0, 0, self._changes)
+        self._dirty = self._changes != changes
         self._last_flush = self._clock.monotonic()
 
     async def finish(self, live: LiveEvents, reason: str | None = None) -> None:

@@ -202,12 +202,14 @@ class ScriptedAgentGateway(AgentGateway):
         fail_after: int = 0,
         healthy: bool = True,
         hold_after: int | None = None,
+        pause_s: float = 0.0,
     ) -> None:
         self.scripts = [list(script) for script in scripts] or [[]]
         self.fail_with = fail_with
         self.fail_after = fail_after
         self.healthy = healthy
         self.hold_after = hold_after
+        self.pause_s = pause_s
         self.held = asyncio.Event()
         self.release = asyncio.Event()
         self.pulled = 0
@@ -226,6 +228,8 @@ class ScriptedAgentGateway(AgentGateway):
                 self.held.set()
                 await self.release.wait()
             self.pulled += 1
+            if self.pause_s:
+                await asyncio.sleep(self.pause_s)
             yield event
         if self.fail_with is not None and self.fail_after >= len(script):
             raise self.fail_with

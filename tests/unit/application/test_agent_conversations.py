@@ -300,7 +300,7 @@ async def test_writes_are_coalesced_and_carry_the_last_event_id(world: World) ->
 
     midway = await world.stored_message(accepted.reply_id)
     session = await world.live_session(accepted.message.conversation_id)
-    assert session is not None and 0 < session.last_event_id < 150
+    assert session is not None and 0 < session.last_event_id <= 150
     expected = "".join(f"{n} " for n in range(1, session.last_event_id + 1))
     assert midway.content == expected  # stored text matches the stored event id
     world.gateway.release.set()
@@ -540,3 +540,35 @@ async def test_a_turn_still_consumed_here_is_never_taken_over_but_kept(world: Wo
     await job
     reply = await world.stored_message(accepted.reply_id)
     assert (reply.status, reply.content) == (MessageStatus.COMPLETE, "VPN setup starts here.")
+
+
+async def test_a_slow_database_delays_writes_not_live_events(world: World) -> None:
+    gate = asyncio.Event()
+    original = world.store.uow
+
+    class SlowWrites(type(original())):  # type: ignore[misc]
+        async def commit(self) -> None:
+            await gate.wait()
+            await super().commit()
+
+    chunks = [AnswerChunk(event_id=n, session_id="a", text=f"{n} ") for n in range(1, 31)]
+    world.gateway = ScriptedAgentGateway([*chunks, TurnCompleted(event_id=31)], pause_s=0.001)
+    world.reply_policy = AgentReplyPolicy(flush=world.flush_policy.__class__(10.0, 1))
+    accepted = await send(world, "/agent search")
+    world.store.uow = lambda: SlowWrites(world.store.tables)  # type: ignore[method-assign]
+    job = asyncio.ensure_future(world.background.run_all())
+    async with asyncio.timeout(5):
+        while world.gateway.pulled < 31:
+            await asyncio.sleep(0.005)
+    await asyncio.sleep(0.02)
+    deltas = [
+        e for e in await world.events(accepted.message.conversation_id) if e.type == "message.delta"
+    ]
+    assert len(deltas) == 30  # every chunk reached clients while the first write still waits
+    gate.set()
+    await job
+    reply = await world.stored_message(accepted.reply_id)
+    assert (reply.status, reply.content) == (
+        MessageStatus.COMPLETE,
+        "".join(f"{n} " for n in range(1, 31)),
+    )

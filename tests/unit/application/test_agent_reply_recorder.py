@@ -29,8 +29,9 @@ async def test_a_turn_reads_its_session_once_however_often_it_writes(
 
     monkeypatch.setattr(FakeAgentSessionRepository, "get", counted)
     chunks = [AnswerChunk(event_id=n, session_id="a", text=f"{n} ") for n in range(1, 51)]
-    world.gateway = ScriptedAgentGateway([*chunks, TurnCompleted(event_id=51)])
-    world.reply_policy = AgentReplyPolicy(flush=FlushPolicy(10.0, 1))  # a write per chunk
+    # a write per chunk: the agent pauses between chunks, so each background write finishes
+    world.gateway = ScriptedAgentGateway([*chunks, TurnCompleted(event_id=51)], pause_s=0.002)
+    world.reply_policy = AgentReplyPolicy(flush=FlushPolicy(10.0, 1))
     conversation = await world.conversation()
     accepted = await world.send_message().execute(
         SendMessageCommand(ALICE, conversation.id, "/agent search")

@@ -135,7 +135,7 @@ class AgentEventProcessor:
         """Consume `turn` into `reply` (a streaming reply this turn owns). A `resumed` turn
         first republishes the reply as stored, which clients apply in place of what they had."""
         recorder = AgentReplyRecorder(
-            reply, turn.session.id, self._uow, self._clock, self._policy.flush, self._policy.lease
+            reply, turn.session, self._uow, self._clock, self._policy.flush, self._policy.lease
         )
         if reply.agent is not None:
             reply.agent.session_id = turn.session.id

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from uuid import UUID
 
 from application.agent_sessions import ATTEMPTS
 from application.errors import SessionContention
@@ -30,27 +29,28 @@ class AgentReplyRecorder(ReplyRecorder):
     there without losing or repeating text. Every write also renews the turn's lease, the
     proof that this process is still consuming the turn.
 
-    The session as last written is kept, so that a write does not read it again: the version
-    check of the save tells whether anybody changed it since (every change of a session bumps
-    its version), and only then is it read anew, ownership checked again.
+    The session as last written is kept (from the start, the session as the turn was claimed
+    for this reply), so that a write does not read it again: the version check of the save
+    tells whether anybody changed it since (every change of a session bumps its version), and
+    only then is it read anew, ownership checked again.
     """
 
     def __init__(
         self,
         reply: Message,
-        session_id: UUID,
+        session: AgentSession,
         uow: UnitOfWorkFactory,
         clock: Clock,
         policy: FlushPolicy,
         lease: timedelta,
     ) -> None:
         super().__init__(reply, uow, clock, policy)
-        self.session_id = session_id
+        self.session_id = session.id
         self._lease = lease
         self._last_event_id = 0
         self._agent_session_id: str | None = None
         self._change: SessionChange | None = None
-        self._written: AgentSession | None = None
+        self._written = session if session.turn_reply_id == reply.id else None
 
     def saw(self, event: AgentEvent) -> None:
         """An agent event was handled; its id is stored with the next write."""

@@ -14,6 +14,7 @@ from application.ports.unit_of_work import UnitOfWorkFactory
 from domain.agent_events import AgentEvent
 from domain.agent_sessions import AgentSession
 from domain.conversations import Conversation, Principal
+from domain.messages import Message
 
 T = TypeVar("T")
 
@@ -25,12 +26,14 @@ class AgentTurn:
     """A turn handed to the live event processor: iterate `events` to its terminal event and
     report progress with the session's id. `opened` is False when the call joined the live
     session another request had opened. `request` is None for a turn resumed after a
-    restart (nothing is sent again)."""
+    restart (nothing is sent again). `reply` is the reply the turn was claimed for as it
+    was read then, when the turn was started with it (None: the caller claims the turn)."""
 
     session: AgentSession
     request: AgentTurnRequest | None
     events: AsyncIterator[AgentEvent]
     opened: bool = False
+    reply: Message | None = None
 
 
 def user_context(conversation: Conversation, principal: Principal) -> UserContext:

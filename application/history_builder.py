@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from uuid import UUID
 
 from application.ports.history import Summarizer, SummarizerError, TokenCounter
-from application.ports.unit_of_work import UnitOfWorkFactory
+from application.ports.unit_of_work import UnitOfWork
 from domain.history import (
     SUMMARY_PREFIX,
     HistoryItem,
@@ -49,43 +49,42 @@ class HistoryBuilder:
 
     def __init__(
         self,
-        uow: UnitOfWorkFactory,
         counter: TokenCounter,
         summarizer: Summarizer,
         policy: WindowPolicy,
         scan_messages: int,
     ) -> None:
-        self._uow = uow
         self._counter = counter
         self._summarizer = summarizer
         self._policy = policy
         self._scan = scan_messages
         self._measure = TextMeasure(counter.count, counter.truncate)
 
-    async def build(self, conversation_id: UUID, message_id: UUID, input: str) -> AgentHistory:
-        """The history up to the message being answered: messages sent after it (queued
-        behind a running turn) belong to later turns."""
-        items = await self.items(conversation_id)
+    async def read(self, uow: UnitOfWork, conversation_id: UUID) -> list[HistoryItem]:
+        """The newest stored messages with their token counts, in the caller's transaction
+        (where the counts missing are computed and remembered)."""
+        encoding = self._counter.encoding
+        stored = await uow.history.recent(conversation_id, self._scan, encoding)
+        counted = {m.id: self._counter.count(m.content) for m, tokens in stored if tokens is None}
+        if counted:
+            await uow.history.remember_token_counts(encoding, counted)
+        return [_item(m, tokens if tokens is not None else counted[m.id]) for m, tokens in stored]
+
+    async def build(
+        self, items: Sequence[HistoryItem], message_id: UUID, input: str
+    ) -> AgentHistory:
+        """The history up to the message being answered, from what `read` returned: messages
+        sent after it (queued behind a running turn) belong to later turns. Outside any
+        transaction, since a summary asks a model."""
         position = next((i for i, item in enumerate(items) if item.key == message_id), None)
         if position is None:
-            items.append(self._as_input(None, input, message_id))
+            items = [*items, self._as_input(None, input, message_id)]
         else:
             items = [*items[:position], self._as_input(items[position], input)]
         window = await self.window(items)
         [sent] = [item for item in window.items if item.key == message_id]
         before = tuple(ChatTurn(i.role, i.content) for i in window.items if i.key != message_id)
         return AgentHistory(sent.content, before, window)
-
-    async def items(self, conversation_id: UUID) -> list[HistoryItem]:
-        encoding = self._counter.encoding
-        async with self._uow() as uow:
-            stored = await uow.history.recent(conversation_id, self._scan, encoding)
-        counted = {m.id: self._counter.count(m.content) for m, tokens in stored if tokens is None}
-        if counted:
-            async with self._uow() as uow:
-                await uow.history.remember_token_counts(encoding, counted)
-                await uow.commit()
-        return [_item(m, tokens if tokens is not None else counted[m.id]) for m, tokens in stored]
 
     async def window(self, items: Sequence[HistoryItem]) -> Window:
         window = select_window(items, self._policy, self._measure)

@@ -57,9 +57,9 @@ class ProduceAgentReply:
       receives the conversation's history (the old turn's reply ends as interrupted);
     - a message meeting a question that is still pending answers it; one meeting a question
       that expired starts a fresh session;
-    - the reply is then claimed by the turn (its id and lease stored on the session) and the
-      turn consumed by the AgentEventProcessor; when no turn can start, the reply fails with a
-      text fit for the user.
+    - the reply is claimed by the turn (its id and lease stored on the session: as the turn
+      starts, or as an answer resumes it) and the turn consumed by the AgentEventProcessor;
+      when no turn can start, the reply fails with a text fit for the user.
     """
 
     def __init__(
@@ -92,7 +92,10 @@ class ProduceAgentReply:
         except _Unanswerable as refusal:
             await self._refuse(job.reply_id, refusal.text)
             return
-        await self.continue_turn(turn, job.reply_id)
+        if turn.reply is None:
+            await self.continue_turn(turn, job.reply_id)
+        else:
+            await self._processor.run(turn, turn.reply)
 
     async def continue_turn(self, turn: AgentTurn, reply_id: UUID) -> None:
         """Give the running turn its reply, then consume it. A turn ended meanwhile (the
@@ -116,7 +119,9 @@ class ProduceAgentReply:
         if job.action is TurnAction.INTERRUPT:
             await self._end.execute(EndSessionCommand(job.principal, job.conversation_id))
         deadline = self._clock.monotonic() + self._busy_wait.total_seconds()
-        command = StartTurnCommand(job.principal, job.conversation_id, job.message_id, job.input)
+        command = StartTurnCommand(
+            job.principal, job.conversation_id, job.message_id, job.reply_id, job.input
+        )
         while True:
             try:
                 return await self._start.execute(command)

@@ -8,8 +8,9 @@ from application.ports.metrics import Metrics
 from application.ports.routing_overrides import OverrideSource
 from application.ports.unit_of_work import UnitOfWorkFactory
 from application.queries import owned_conversation
+from domain.agent_sessions import AgentSession
 from domain.conversations import Principal
-from domain.routing import RoutingDecision, RoutingFacts, RoutingRules, decide
+from domain.routing import Overrides, RoutingDecision, RoutingFacts, RoutingRules, decide
 
 log = logging.getLogger("convo.routing")
 
@@ -51,14 +52,27 @@ class RouteMessage:
 
     async def execute(self, command: RouteCommand) -> RoutingDecision:
         owner = command.principal.owner
+        overrides = await self.overrides_for(command)
         async with self._uow() as uow:
             await owned_conversation(uow, owner, command.conversation_id)
             session = await uow.agent_sessions.live_for(command.conversation_id)
+        return self.decide(command, session, overrides)
+
+    async def overrides_for(self, command: RouteCommand) -> Overrides:
+        """The owner's overrides, read before the caller's transaction: on a cache miss they
+        are loaded in a transaction of their own."""
+        return await self._overrides.for_owner(command.principal.owner)
+
+    def decide(
+        self, command: RouteCommand, session: AgentSession | None, overrides: Overrides
+    ) -> RoutingDecision:
+        """The decision on facts the caller read in its own transaction: the conversation's
+        live session (ownership checked) and the owner's overrides."""
         facts = RoutingFacts(
             live_session=session is not None,
             turn_running=session is not None and session.turn_running,
             agent_available=command.agent_available,
-            overrides=await self._overrides.for_owner(owner),
+            overrides=overrides,
         )
         decision = decide(command.content, facts, self._rules)
         action = decision.action.value if decision.action else "none"
@@ -66,7 +80,7 @@ class RouteMessage:
             "routing_decision conversation_id=%s org_id=%s route=%s reason=%s action=%s "
             "live_session=%s turn_running=%s agent_available=%s",
             command.conversation_id,
-            owner.org_id,
+            command.principal.owner.org_id,
             decision.route.value,
             decision.reason.value,
             action,

@@ -19,7 +19,7 @@ from domain.agent_sessions import AgentSession, SessionStatus
 from domain.conversations import Principal
 from domain.errors import InvalidField
 from domain.messages import Message, clean_content
-from domain.routing import Route, RoutingDecision, TurnAction
+from domain.routing import Overrides, Route, RoutingDecision, TurnAction
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +58,7 @@ class _Stored:
     reply: Message
     floor: int
     answer_to: str | None
+    decision: RoutingDecision
 
 
 class SendMessage:
@@ -100,14 +101,12 @@ class SendMessage:
 
     async def execute(self, command: SendMessageCommand) -> MessageAccepted:
         content = clean_content(command.content)
-        async with self._uow() as uow:
-            await owned_conversation(uow, command.principal.owner, command.conversation_id)
-            replayed = await self._replay(uow, command, content)
-        if replayed is not None:
-            return replayed
-        decision = await self._decide(command, content)
+        routing = RouteCommand(
+            command.principal, command.conversation_id, content, self._agent_available()
+        )
+        overrides = await self._route.overrides_for(routing)
         try:
-            stored = await self._store(command, content, decision.route is Route.AGENT)
+            stored = await self._store(command, routing, overrides)
         except DuplicateIdempotencyKey:
             async with self._uow() as uow:
                 first = await self._replay(uow, command, content)
@@ -116,46 +115,47 @@ class SendMessage:
         if isinstance(stored, MessageAccepted):
             return stored
         await announce_new(self._live, self._uow, stored.floor, stored.message, stored.reply)
-        self._submit(command, decision, stored)
-        return MessageAccepted(stored.message, stored.reply.id, decision.route)
-
-    async def _decide(self, command: SendMessageCommand, content: str) -> RoutingDecision:
-        decision = await self._route.execute(
-            RouteCommand(
-                command.principal, command.conversation_id, content, self._agent_available()
-            )
-        )
-        if decision.rejected:
-            raise AgentBusy(str(command.conversation_id))
-        if decision.route is Route.AGENT and not decision.content.strip():
-            raise InvalidField("content", "write the message after the agent command")
-        return decision
+        self._submit(command, stored)
+        return MessageAccepted(stored.message, stored.reply.id, stored.decision.route)
 
     async def _store(
-        self, command: SendMessageCommand, content: str, by_agent: bool
+        self, command: SendMessageCommand, routing: RouteCommand, overrides: Overrides
     ) -> MessageAccepted | _Stored:
-        """The new message and reply with the conversation's seq floor, or the first result
-        of a repeated request."""
+        """In one transaction: the first result of a repeated request, or the routing decision
+        and the new message and reply with the conversation's seq floor. A refused message
+        leaves nothing stored."""
         now = self._clock.now()
         async with self._uow() as uow:
             conversation = await owned_conversation(
                 uow, command.principal.owner, command.conversation_id
             )
-            replayed = await self._replay(uow, command, content)
+            replayed = await self._replay(uow, command, routing.content)
             if replayed is not None:
                 return replayed
+            session = await uow.agent_sessions.live_for(conversation.id)
+            decision = self._decide(routing, session, overrides)
+            by_agent = decision.route is Route.AGENT
+            key = command.idempotency_key
             message, reply, floor = await add_exchange(
-                uow, self._ids, conversation, content, now, command.idempotency_key, by_agent
+                uow, self._ids, conversation, routing.content, now, key, by_agent
             )
-            session = await uow.agent_sessions.live_for(conversation.id) if by_agent else None
             await uow.commit()
-        return _Stored(message, reply, floor, _waiting_question(session, now))
+        answer_to = _waiting_question(session, now) if by_agent else None
+        return _Stored(message, reply, floor, answer_to, decision)
 
-    def _submit(
-        self, command: SendMessageCommand, decision: RoutingDecision, stored: _Stored
-    ) -> None:
+    def _decide(
+        self, routing: RouteCommand, session: AgentSession | None, overrides: Overrides
+    ) -> RoutingDecision:
+        decision = self._route.decide(routing, session, overrides)
+        if decision.rejected:
+            raise AgentBusy(str(routing.conversation_id))
+        if decision.route is Route.AGENT and not decision.content.strip():
+            raise InvalidField("content", "write the message after the agent command")
+        return decision
+
+    def _submit(self, command: SendMessageCommand, stored: _Stored) -> None:
         key = str(command.conversation_id)
-        message, reply = stored.message, stored.reply
+        message, reply, decision = stored.message, stored.reply, stored.decision
         if decision.route is Route.AGENT:
             job = AgentReplyJob(
                 command.principal,

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from uuid import UUID
 
 from application.agent_sessions import ATTEMPTS, AgentTurn, user_context
@@ -14,16 +15,29 @@ from application.ports.unit_of_work import UnitOfWorkFactory
 from application.queries import owned_conversation
 from domain.agent_sessions import AgentSession
 from domain.conversations import Conversation, Principal
+from domain.history import HistoryItem
+from domain.messages import Message
 
 
 @dataclass(frozen=True, slots=True)
 class StartTurnCommand:
-    """`message_id` is the stored user message; `input` its text as routed (prefix stripped)."""
+    """`message_id` is the stored user message, `reply_id` the reply the turn writes; `input`
+    the message's text as routed (prefix stripped)."""
 
     principal: Principal
     conversation_id: UUID
     message_id: UUID
+    reply_id: UUID
     input: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Begun:
+    conversation: Conversation
+    session: AgentSession
+    opened: bool
+    reply: Message | None
+    history: list[HistoryItem]
 
 
 class StartAgentTurn:
@@ -39,6 +53,9 @@ class StartAgentTurn:
     - the agent gets the windowed history before the message, the message as input, and the
       owner's user context; the message id is the turn's idempotency key, so a retried call
       never runs the turn twice on the agent's side;
+    - the turn is claimed for its reply (the reply's id and a lease stored on the session) in
+      the same transaction that starts it, with the history read: starting a turn is one
+      transaction;
     - nothing is held open while the agent works: the returned events are read by the caller.
     """
 
@@ -50,6 +67,7 @@ class StartAgentTurn:
         gateway: AgentGateway,
         history: HistoryBuilder,
         profile_name: str,
+        lease: timedelta,
     ) -> None:
         self._uow = uow
         self._clock = clock
@@ -57,22 +75,25 @@ class StartAgentTurn:
         self._gateway = gateway
         self._history = history
         self._profile_name = profile_name
+        self._lease = lease
 
     async def execute(self, command: StartTurnCommand) -> AgentTurn:
-        conversation, session, opened = await self._begin(command)
-        history = await self._history.build(conversation.id, command.message_id, command.input)
+        begun = await self._begin(command)
+        history = await self._history.build(begun.history, command.message_id, command.input)
+        session = begun.session
         request = AgentTurnRequest(
             profile_name=session.profile_name,
             input=history.input,
             chat_history=history.chat_history,
-            user_context=user_context(conversation, command.principal),
+            user_context=user_context(begun.conversation, command.principal),
             session_id=session.agent_session_id,
             idempotency_key=str(command.message_id),
             correlation_id=str(command.message_id),
         )
-        return AgentTurn(session, request, self._gateway.execute_agent(request), opened)
+        events = self._gateway.execute_agent(request)
+        return AgentTurn(session, request, events, begun.opened, begun.reply)
 
-    async def _begin(self, command: StartTurnCommand) -> tuple[Conversation, AgentSession, bool]:
+    async def _begin(self, command: StartTurnCommand) -> _Begun:
         for _ in range(ATTEMPTS):
             try:
                 return await self._get_or_create(command)
@@ -80,9 +101,7 @@ class StartAgentTurn:
                 continue
         raise SessionContention(str(command.conversation_id))
 
-    async def _get_or_create(
-        self, command: StartTurnCommand
-    ) -> tuple[Conversation, AgentSession, bool]:
+    async def _get_or_create(self, command: StartTurnCommand) -> _Begun:
         now = self._clock.now()
         async with self._uow() as uow:
             conversation = await owned_conversation(
@@ -94,9 +113,14 @@ class StartAgentTurn:
                 session = AgentSession.open(
                     self._ids.new_id(), conversation.id, self._profile_name, now
                 )
-                await uow.agent_sessions.add(session)
             else:
                 session.begin_turn(now)
+            session.assign_turn(command.reply_id, now + self._lease)
+            if opened:
+                await uow.agent_sessions.add(session)
+            else:
                 await uow.agent_sessions.save(session)
+            reply = await uow.messages.get(command.reply_id)
+            history = await self._history.read(uow, conversation.id)
             await uow.commit()
-        return conversation, session, opened
+        return _Begun(conversation, session, opened, reply, history)

@@ -118,7 +118,6 @@ class UseCases(containers.DeclarativeContainer):
     )
     history_builder = providers.Factory(
         HistoryBuilder,
-        uow=adapters.uow.provider,
         counter=adapters.token_counter,
         summarizer=adapters.summarizer,
         policy=providers.Callable(window_policy, settings),
@@ -132,6 +131,7 @@ class UseCases(containers.DeclarativeContainer):
         gateway=adapters.agent_gateway,
         history=history_builder,
         profile_name=settings.provided.agent_profile_name,
+        lease=providers.Callable(_seconds, settings.provided.agent_turn_lease_s),
     )
     answer_agent_question = providers.Factory(
         AnswerAgentQuestion,

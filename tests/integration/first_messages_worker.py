@@ -11,6 +11,7 @@ import json
 import sys
 import uuid
 from contextlib import AsyncExitStack
+from datetime import timedelta
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -40,16 +41,19 @@ async def warm(engine: AsyncEngine, count: int) -> None:
 async def main(url: str, conversation_id: UUID, count: int) -> None:
     engine = create_engine(url, pool_size=count)
     uow = lambda: SqlUnitOfWork(engine)  # noqa: E731
-    history = HistoryBuilder(uow, WordCounter(), FirstWordsSummarizer(), WindowPolicy(), 100)
+    history = HistoryBuilder(WordCounter(), FirstWordsSummarizer(), WindowPolicy(), 100)
+    gateway = ScriptedAgentGateway()
     start = StartAgentTurn(
-        uow, SystemClock(), Uuid7Generator(), ScriptedAgentGateway(), history, "default"
+        uow, SystemClock(), Uuid7Generator(), gateway, history, "default", timedelta(seconds=60)
     )
     await warm(engine, count)
     print("ready", flush=True)
     await asyncio.to_thread(sys.stdin.readline)
 
     async def one() -> dict[str, str]:
-        command = StartTurnCommand(OWNER, conversation_id, uuid.uuid4(), "/agent search")
+        command = StartTurnCommand(
+            OWNER, conversation_id, uuid.uuid4(), uuid.uuid4(), "/agent search"
+        )
         try:
             turn: AgentTurn = await start.execute(command)
         except TurnAlreadyRunning as busy:

@@ -63,11 +63,17 @@ class Delegation:
     reply_policy: AgentReplyPolicy = field(default_factory=AgentReplyPolicy)
 
     def history(self) -> HistoryBuilder:
-        return HistoryBuilder(self.store.uow, self.counter, self.summarizer, self.policy, 500)
+        return HistoryBuilder(self.counter, self.summarizer, self.policy, 500)
 
     def start(self) -> StartAgentTurn:
         return StartAgentTurn(
-            self.store.uow, self.clock, self.ids, self.gateway, self.history(), "default"
+            self.store.uow,
+            self.clock,
+            self.ids,
+            self.gateway,
+            self.history(),
+            "default",
+            lease=timedelta(seconds=30),
         )
 
     def processor(self) -> AgentEventProcessor:
@@ -158,7 +164,9 @@ class Delegation:
 
     async def first_turn(self, conversation: Conversation, text: str = "/agent search it"):  # type: ignore[no-untyped-def]
         message = await self.said(conversation, text)
-        command = StartTurnCommand(ALICE, conversation.id, message.id, text.removeprefix("/agent "))
+        command = StartTurnCommand(
+            ALICE, conversation.id, message.id, self.ids.new_id(), text.removeprefix("/agent ")
+        )
         return await self.start().execute(command)
 
 

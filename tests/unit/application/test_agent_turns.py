@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from uuid import uuid4
 
 import pytest
 
@@ -107,7 +108,9 @@ async def test_only_the_owner_can_start_a_turn() -> None:
     conversation = await world.conversation()
     message = await world.said(conversation, "hi")
     with pytest.raises(ConversationNotFound):
-        await world.start().execute(StartTurnCommand(BOB, conversation.id, message.id, "hi"))
+        await world.start().execute(
+            StartTurnCommand(BOB, conversation.id, message.id, uuid4(), "hi")
+        )
 
 
 async def test_progress_is_recorded_with_the_agent_s_session_id() -> None:
@@ -314,7 +317,7 @@ async def test_a_queued_message_sees_the_history_up_to_itself() -> None:
     await world.said(conversation, "earlier")
     queued = await world.said(conversation, "/agent first question")
     await world.said(conversation, "a later message, still waiting")
-    command = StartTurnCommand(ALICE, conversation.id, queued.id, "first question")
+    command = StartTurnCommand(ALICE, conversation.id, queued.id, uuid4(), "first question")
     await world.start().execute(command)
     request = world.gateway.requests[0]
     assert request.input == "first question"

@@ -23,7 +23,10 @@ pytestmark = pytest.mark.e2e
 CONVO = str(Path(sys.executable).with_name("convo"))
 KEY = "restart-agent-key-" + "r" * 20
 SECRET = "restart-jwt-secret-" + "s" * 20
-CHUNKS = 150
+# Long enough that the restarted service is still streaming the resumed turn when the client
+# reconnects (about 5 s of the 15 ms pacing after the first 40 chunks): the client then rebuilds
+# the answer from the stored snapshot and the resumed deltas, the path this test is about.
+CHUNKS = 400
 
 
 @pytest.fixture
@@ -49,8 +52,9 @@ async def agent_url() -> AsyncIterator[str]:
 
 
 class Reader:
-    """A client's view of one reply, built only from live events: `message.created` and
-    `message.completed` carry the whole message (replace), `message.delta` appends."""
+    """A client's view of one reply, built only from live events: `message.created` carries
+    the whole message (replace), `message.delta` appends; `message.completed` is kept apart,
+    so that `text` is what the client rebuilt from snapshots and deltas."""
 
     def __init__(self, reply_id: str) -> None:
         self.reply_id = reply_id

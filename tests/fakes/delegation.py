@@ -288,7 +288,7 @@ class WordCounter(TokenCounter):
         return len(text.split())
 
     def truncate(self, text: str, max_tokens: int) -> str:
-        if max_tokens <= 0:
-            return ""
         words = list(re.finditer(r"\S+", text))
-        return text if len(words) <= max_tokens else text[: words[max_tokens - 1].end()]
+        if len(words) <= max_tokens:
+            return text
+        return text[: words[max_tokens - 1].end()] if max_tokens > 0 else ""

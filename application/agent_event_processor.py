@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -31,6 +31,7 @@ from application.ports.metrics import Metrics
 from application.ports.routing_overrides import OverrideSource
 from application.ports.unit_of_work import UnitOfWorkFactory
 from application.reply_recorder import FlushPolicy
+from application.reply_writes import ReplyWrites
 from domain.agent_events import (
     AgentEvent,
     AgentFailed,
@@ -54,9 +55,11 @@ DETAIL_CHARS = 500
 class AgentReplyPolicy:
     """`queue_size` bounds the events read ahead of processing (backpressure on the agent's
     stream); `lease` is how long a turn stays ours without a write; `show_details` adds the
-    agent's thoughts and tool inputs and outputs to live events."""
+    agent's thoughts and tool inputs and outputs to live events; `group_window_s` is how long
+    the writes of all replies are gathered into one transaction (`ReplyWrites`)."""
 
     flush: FlushPolicy = field(default_factory=FlushPolicy)
+    group_window_s: float = 0.02
     queue_size: int = 256
     lease: timedelta = timedelta(seconds=30)
     question_ttl: timedelta = timedelta(minutes=5)
@@ -126,6 +129,7 @@ class AgentEventProcessor:
         self._policy = policy
         self._overrides = overrides
         self._consuming: set[UUID] = set()
+        self._writes = ReplyWrites(uow, policy.group_window_s)
 
     def consuming(self) -> frozenset[UUID]:
         """The sessions whose turns this process is consuming right now."""
@@ -167,6 +171,7 @@ class AgentEventProcessor:
             self._uow,
             self._policy,
             self._overrides,
+            _Writes(self._writes, recorder),
         )
         try:
             return await handler.until_done(queue)
@@ -201,52 +206,50 @@ async def _read(events: AsyncIterator[AgentEvent], queue: asyncio.Queue[_Item]) 
 
 
 class _Writes:
-    """A turn's coalesced writes, off the path of its events: at most one runs at a time, and
-    a request while one runs makes one more follow it, covering everything received meanwhile.
-    A slow database therefore delays writes, never live events; the more load, the fewer
-    writes. A failed write is raised on the next request or when the writes are settled."""
+    """One turn's requests for its reply's coalesced writes, which the process's `ReplyWrites`
+    makes off the path of its events, grouped with every other reply's: a slow database
+    delays writes, never live events; the more load, the fewer writes. A failed write is
+    raised on the next request or when the writes are settled."""
 
-    def __init__(self, write: Callable[[], Awaitable[None]]) -> None:
-        self._write = write
-        self._task: asyncio.Task[None] | None = None
-        self._again = False
+    def __init__(self, group: ReplyWrites, recorder: AgentReplyRecorder) -> None:
+        self._group = group
+        self._recorder = recorder
+        self._done: asyncio.Future[None] | None = None
 
     def request(self) -> None:
-        if self._task is not None and not self._task.done():
-            self._again = True
-            return
         self._raise_failure()
-        self._task = asyncio.ensure_future(self._run())
+        self._done = self._group.request(self._recorder)
 
-    async def _run(self) -> None:
-        self._again = True
-        while self._again:
-            self._again = False
-            await self._write()
+    @property
+    def outstanding(self) -> bool:
+        """A write was asked for and is not done yet."""
+        return self._done is not None and not self._done.done()
 
     def _raise_failure(self) -> None:
-        task = self._task
-        if task is not None and task.done() and not task.cancelled() and task.exception():
-            self._task = None
-            raise task.exception()  # type: ignore[misc]
+        done = self._done
+        if done is not None and done.done():
+            self._done = None
+            if not done.cancelled() and done.exception() is not None:
+                raise done.exception()  # type: ignore[misc]
 
     async def settled(self) -> None:
-        """Wait for the write under way, raising its failure."""
-        task, self._task = self._task, None
-        if task is not None:
-            await task
+        """Wait for the write asked for, raising its failure."""
+        done, self._done = self._done, None
+        if done is not None:
+            await asyncio.shield(done)
 
     async def finished(self) -> None:
-        """Wait for the write under way; its failure is the caller's to handle otherwise."""
+        """Wait for the write asked for; its failure is the caller's to handle otherwise."""
         with suppress(Exception):
             await self.settled()
 
     async def abandon(self) -> None:
-        """Stop writing (shutting down); a failure no longer matters."""
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+        """Stop writing (shutting down); a failure no longer matters, but a write under way is
+        waited for, so that the turn's own last write does not run beside it."""
+        self._group.withdraw(self._recorder)
+        done, self._done = self._done, None
+        if done is not None:
+            await asyncio.gather(asyncio.shield(done), return_exceptions=True)
 
 
 class _Turn:
@@ -262,6 +265,7 @@ class _Turn:
         uow: UnitOfWorkFactory,
         policy: AgentReplyPolicy,
         overrides: OverrideSource,
+        writes: _Writes,
     ) -> None:
         self._overrides = overrides
         self._turn = turn
@@ -274,7 +278,7 @@ class _Turn:
         self._reply = recorder.reply
         self._tools_started: dict[str, float] = {}
         self._answered = bool(self._reply.content)
-        self._writes = _Writes(recorder.flush)
+        self._writes = writes
 
     async def until_done(self, queue: asyncio.Queue[_Item]) -> str:
         """Handle events until the turn's end. A quiet stream is woken by a timer that puts
@@ -302,7 +306,11 @@ class _Turn:
                 self._writes.request()
 
     def _quiet_limit(self) -> float:
+        """How long to wait for the next event: until the reply falls due for a write, or, while
+        a write asked for is not done, one interval (it covers what is waiting)."""
         lease_s = self._policy.lease.total_seconds()
+        if self._writes.outstanding:
+            return min(self._policy.flush.interval_s, lease_s / 3)
         return min(self._recorder.seconds_until_due(), lease_s / 3)
 
     async def _handle(self, event: AgentEvent) -> str | None:
@@ -379,8 +387,8 @@ class _Turn:
         def pause(session: AgentSession, now: datetime) -> None:
             session.ask(PendingQuestion.asked(event, now, ttl), now)
 
-        self._reply.complete()
         await self._writes.settled()
+        self._reply.complete()
         session = await self._recorder.settle(pause)
         assert session.question is not None
         await self._publish(
@@ -405,8 +413,8 @@ class _Turn:
     async def _complete(self, event: TurnCompleted) -> None:
         if not self._answered and event.answer:
             await self._delta(event.answer)
-        self._reply.complete()
         await self._writes.settled()
+        self._reply.complete()
         await self._recorder.settle(_end_turn)
         await self._recorder.announce_end(self._live)
         await self._publish(EventType.AGENT_COMPLETED, usage=dict(event.usage))

@@ -76,11 +76,30 @@ class AgentReplyRecorder(ReplyRecorder):
                     await uow.commit()
                 except StaleAgentSession:
                     continue
-            if session.is_live and session.turn_reply_id == self.reply.id:
-                self._written = session
+            self._keep(session)
             self._flushed()
             return session
         raise SessionContention(str(self.session_id))
+
+    def take_progress(self) -> tuple[AgentSession, Message] | None:
+        """This write's values, taken at one instant for a grouped write (`ReplyWrites`): the
+        session as it is to be stored, its lease renewed, and a snapshot of the reply. None
+        when the session must be read first: then `flush` makes the write."""
+        session, self._written = self._written, None
+        if session is None:
+            return None
+        self._apply(session, None)
+        self._capture()
+        return session, self.reply.snapshot()
+
+    def progress_written(self, session: AgentSession) -> None:
+        """The grouped write of `take_progress`'s values committed."""
+        self._keep(session)
+        self._flushed()
+
+    def _keep(self, session: AgentSession) -> None:
+        if session.is_live and session.turn_reply_id == self.reply.id:
+            self._written = session
 
     async def release(self) -> None:
         """Write the reply alone: its turn belongs to someone else now."""

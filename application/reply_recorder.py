@@ -85,8 +85,15 @@ class ReplyRecorder:
         self._flushed()
 
     async def _write(self, uow: UnitOfWork) -> None:
-        self._captured = (self._pending_chars, self._pending_events, self._changes)
+        self._capture()
         await uow.messages.save_progress(self.reply)
+
+    def _capture(self) -> None:
+        """What the write about to be made holds (see `_flushed`). The interval between writes
+        runs from here: a write still under way when the next falls due is not asked for
+        twice."""
+        self._captured = (self._pending_chars, self._pending_events, self._changes)
+        self._last_flush = self._clock.monotonic()
 
     def _flushed(self) -> None:
         """The write committed: what it captured is no longer pending."""
@@ -95,7 +102,6 @@ class ReplyRecorder:
         self._pending_events -= events
         self._captured = (0, 0, self._changes)
         self._dirty = self._changes != changes
-        self._last_flush = self._clock.monotonic()
 
     async def finish(self, live: LiveEvents, reason: str | None = None) -> None:
         """Store the final state (the reply must be complete or failed), then announce it."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 from uuid import UUID
@@ -78,6 +78,11 @@ class AgentReplyInfo:
         use.status = ToolStatus.OK if ok else ToolStatus.ERROR
         use.duration_ms = duration_ms
 
+    def copy(self) -> AgentReplyInfo:
+        return AgentReplyInfo(
+            self.session_id, [replace(use) for use in self.tools], self.question_id
+        )
+
 
 @dataclass(slots=True)
 class Message:
@@ -132,6 +137,10 @@ class Message:
     @property
     def is_streaming(self) -> bool:
         return self.status is MessageStatus.STREAMING
+
+    def snapshot(self) -> Message:
+        """A copy that later changes of this message leave as it is."""
+        return replace(self, agent=None if self.agent is None else self.agent.copy())
 
     def append(self, delta: str) -> None:
         self._require_streaming(MessageStatus.STREAMING)

@@ -3,7 +3,22 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, Row, bindparam, insert, or_, select, update
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    DateTime,
+    Integer,
+    Row,
+    String,
+    Uuid,
+    bindparam,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -87,6 +102,45 @@ _SAVE = (
 )
 
 
+_PROGRESS_COLUMNS = ("agent_session_id", "last_interaction_at", "last_event_id", "turn_lease_until")
+
+_SAVE_PROGRESS = (
+    update(conversation_agent_sessions)
+    .where(_s.id == bindparam("b_id"), _s.version == bindparam("b_version"))
+    .values(
+        {name: bindparam(f"b_{name}") for name in _PROGRESS_COLUMNS}
+        | {"version": bindparam("b_version") + 1}
+    )
+)
+
+# PostgreSQL: every session of a group in one statement, one array per column; the sessions
+# whose version still matched come back.
+_SAVE_PROGRESS_MANY = text(
+    """
+    UPDATE conversation_agent_sessions AS s
+    SET agent_session_id = v.agent_session_id,
+        last_interaction_at = v.last_interaction_at,
+        last_event_id = v.last_event_id,
+        turn_lease_until = v.turn_lease_until,
+        version = s.version + 1
+    FROM unnest(
+        CAST(:ids AS uuid[]), CAST(:versions AS integer[]), CAST(:agent_session_ids AS text[]),
+        CAST(:interactions AS timestamptz[]), CAST(:event_ids AS bigint[]),
+        CAST(:leases AS timestamptz[])
+    ) AS v(id, version, agent_session_id, last_interaction_at, last_event_id, turn_lease_until)
+    WHERE s.id = v.id AND s.version = v.version
+    RETURNING s.id
+    """
+).bindparams(
+    bindparam("ids", type_=ARRAY(Uuid)),
+    bindparam("versions", type_=ARRAY(Integer)),
+    bindparam("agent_session_ids", type_=ARRAY(String)),
+    bindparam("interactions", type_=ARRAY(DateTime(timezone=True))),
+    bindparam("event_ids", type_=ARRAY(BigInteger)),
+    bindparam("leases", type_=ARRAY(DateTime(timezone=True))),
+)
+
+
 class SqlAgentSessionRepository(AgentSessionRepository):
     """Sessions in `conversation_agent_sessions`, their questions in `agent_pending_questions`.
     The partial unique index on live sessions turns a second live session into
@@ -155,6 +209,35 @@ class SqlAgentSessionRepository(AgentSessionRepository):
             raise StaleAgentSession(str(session.id))
         session.version += 1
         await self._write_question(session)
+
+    async def save_progress(self, sessions: Sequence[AgentSession]) -> list[AgentSession]:
+        if self._connection.dialect.name == "postgresql" and len(sessions) > 1:
+            saved = await self._save_progress_many(sessions)
+        else:
+            saved = {s.id for s in sessions if await self._save_progress_one(s)}
+        for session in sessions:
+            if session.id in saved:
+                session.version += 1
+        return [session for session in sessions if session.id not in saved]
+
+    async def _save_progress_one(self, session: AgentSession) -> bool:
+        values = {f"b_{name}": getattr(session, name) for name in _PROGRESS_COLUMNS}
+        values |= {"b_id": session.id, "b_version": session.version}
+        return (await self._connection.execute(_SAVE_PROGRESS, values)).rowcount == 1
+
+    async def _save_progress_many(self, sessions: Sequence[AgentSession]) -> set[UUID]:
+        result = await self._connection.execute(
+            _SAVE_PROGRESS_MANY,
+            {
+                "ids": [s.id for s in sessions],
+                "versions": [s.version for s in sessions],
+                "agent_session_ids": [s.agent_session_id for s in sessions],
+                "interactions": [s.last_interaction_at for s in sessions],
+                "event_ids": [s.last_event_id for s in sessions],
+                "leases": [s.turn_lease_until for s in sessions],
+            },
+        )
+        return set(result.scalars())
 
     async def _write_question(self, session: AgentSession) -> None:
         question = session.question

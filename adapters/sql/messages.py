@@ -158,17 +158,20 @@ class SqlMessageRepository(MessageRepository):
         rows = (await self._connection.execute(query)).all()
         return [message_from_row(row) for row in reversed(rows)]
 
-    async def save_progress(self, message: Message) -> None:
-        await self._connection.execute(
-            _progress_statement(self._connection.dialect.name),
+    async def save_progress(self, *messages: Message) -> None:
+        rows = [
             {
                 "b_id": message.id,
                 "b_content": message.content,
                 "b_status": message.status.value,
                 "b_event_seq": message.event_seq,
                 "b_agent": _agent_to_json(message.agent),
-            },
-        )
+            }
+            for message in messages
+        ]
+        if rows:
+            statement = _progress_statement(self._connection.dialect.name)
+            await self._connection.execute(statement, rows if len(rows) > 1 else rows[0])
 
     async def record_event_seqs(self, seqs: Mapping[UUID, int]) -> None:
         if not seqs:

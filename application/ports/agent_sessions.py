@@ -39,6 +39,12 @@ class AgentSessionRepository(Protocol):
         bump `session.version`; raises StaleAgentSession otherwise."""
         ...
 
+    async def save_progress(self, sessions: Sequence[AgentSession]) -> list[AgentSession]:
+        """Write the progress of running turns (agent session id, last event id, last
+        interaction, lease: nothing else may have changed) like `save`, all at once. Returns
+        the sessions saved by somebody else since they were read, left unwritten."""
+        ...
+
     async def complete_idle(self, idle_since: datetime, now: datetime) -> int:
         """End as COMPLETED, in one statement, every ACTIVE session with no turn running and
         no interaction since `idle_since`; bumps their versions. Returns how many."""

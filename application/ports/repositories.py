@@ -49,9 +49,9 @@ class MessageRepository(Protocol):
         """The newest `limit` complete messages, oldest first: the history given to a model."""
         ...
 
-    async def save_progress(self, message: Message) -> None:
-        """Write a message's content, status, event_seq and agent metadata (the only fields
-        that change)."""
+    async def save_progress(self, *messages: Message) -> None:
+        """Write each message's content, status, event_seq and agent metadata (the only fields
+        that change); several at once in one round trip where the database allows."""
         ...
 
     async def record_event_seqs(self, seqs: Mapping[UUID, int]) -> None:

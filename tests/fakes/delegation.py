@@ -105,6 +105,15 @@ class FakeAgentSessionRepository(AgentSessionRepository):
         session.version += 1
         self._t.sessions[session.id] = copy.deepcopy(session)
 
+    async def save_progress(self, sessions: Sequence[AgentSession]) -> list[AgentSession]:
+        stale = []
+        for session in sessions:
+            try:
+                await self.save(session)
+            except StaleAgentSession:
+                stale.append(session)
+        return stale
+
     async def complete_idle(self, idle_since: datetime, now: datetime) -> int:
         idle = [
             s

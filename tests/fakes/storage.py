@@ -113,12 +113,13 @@ class FakeMessageRepository(MessageRepository):
         complete = [m for m in self._of(conversation_id) if m.status is MessageStatus.COMPLETE]
         return [copy.deepcopy(m) for m in complete[-limit:]] if limit else []
 
-    async def save_progress(self, message: Message) -> None:
-        stored = self._t.messages[message.id]
-        stored.content = message.content
-        stored.status = message.status
-        stored.event_seq = max(stored.event_seq, message.event_seq)
-        stored.agent = copy.deepcopy(message.agent)
+    async def save_progress(self, *messages: Message) -> None:
+        for message in messages:
+            stored = self._t.messages[message.id]
+            stored.content = message.content
+            stored.status = message.status
+            stored.event_seq = max(stored.event_seq, message.event_seq)
+            stored.agent = copy.deepcopy(message.agent)
 
     async def record_event_seqs(self, seqs: Mapping[UUID, int]) -> None:
         for message_id, seq in seqs.items():

@@ -270,3 +270,67 @@ async def test_turns_without_a_live_lease_or_without_news_are_found(
     assert [s.id for s in unleased] == [lapsed.id]
     assert {s.id for s in stale} == {leased.id, lapsed.id}
     assert fresh == []
+
+
+async def test_turn_progress_of_many_sessions_is_saved_at_once(uow: UnitOfWorkFactory) -> None:
+    sessions = []
+    for n in (1, 2, 3):
+        await conversation(uow, n)
+        session = await stored_session(uow, 100 + n, n)
+        session.assign_turn(UUID(int=500 + n), at(30))
+        sessions.append(session)
+    async with uow() as tx:
+        for session in sessions:
+            await tx.agent_sessions.save(session)
+        theirs = await tx.agent_sessions.get(sessions[1].id)
+        await tx.commit()
+    assert theirs is not None
+    theirs.end_turn(at(35))
+    async with uow() as tx:
+        await tx.agent_sessions.save(theirs)
+        await tx.commit()
+    for n, session in enumerate(sessions, start=1):
+        session.bind(f"agent-{n}")
+        session.record_event(10 * n, at(40 + n))
+        session.renew_lease(at(100 + n))
+
+    async with uow() as tx:
+        stale = await tx.agent_sessions.save_progress(sessions)
+        await tx.commit()
+
+    assert stale == [sessions[1]]
+    assert [s.version for s in sessions] == [2, 1, 2]
+    async with uow() as tx:
+        stored = [await tx.agent_sessions.get(s.id) for s in sessions]
+    first, skipped, third = stored
+    assert first == sessions[0] and third == sessions[2]
+    assert (first.agent_session_id, first.last_event_id) == ("agent-1", 10)
+    assert (third.last_interaction_at, third.turn_lease_until) == (at(43), at(103))
+    assert skipped == theirs and not skipped.turn_running and skipped.agent_session_id is None
+
+
+async def test_the_progress_of_several_replies_is_saved_at_once(uow: UnitOfWorkFactory) -> None:
+    await conversation(uow)
+    replies = [
+        Message.pending_reply(UUID(int=200 + n), UUID(int=1), UUID(int=300 + n), at(n), True)
+        for n in range(3)
+    ]
+    async with uow() as tx:
+        for n in range(3):
+            await tx.messages.add(Message.from_user(UUID(int=300 + n), UUID(int=1), "q", at(n)))
+            await tx.messages.add(replies[n])
+        await tx.commit()
+    for n, reply in enumerate(replies):
+        reply.append(f"answer {n}")
+        reply.event_seq = 5 + n
+        assert reply.agent is not None
+        reply.agent.tool_started(f"call-{n}", "search")
+    replies[2].complete()
+
+    async with uow() as tx:
+        await tx.messages.save_progress(*replies)
+        await tx.commit()
+
+    async with uow() as tx:
+        stored = [await tx.messages.get(reply.id) for reply in replies]
+    assert stored == replies

@@ -291,7 +291,9 @@ async def test_unknown_events_are_skipped(world: World) -> None:
 async def test_writes_are_coalesced_and_carry_the_last_event_id(world: World) -> None:
     chunks = [AnswerChunk(event_id=n, session_id="a", text=f"{n} ") for n in range(1, 201)]
     world.gateway = ScriptedAgentGateway([*chunks, TurnCompleted(event_id=201)], hold_after=150)
-    world.reply_policy = AgentReplyPolicy(flush=world.flush_policy.__class__(10.0, 100))
+    world.reply_policy = AgentReplyPolicy(
+        flush=world.flush_policy.__class__(10.0, 100), group_window_s=0
+    )
     accepted = await send(world, "/agent search")
     commits = world.store.tables.commits
     job = asyncio.ensure_future(world.background.run_all())

@@ -9,11 +9,15 @@ from uuid import UUID
 import pytest
 
 from application.agent_event_processor import AgentReplyPolicy
+from application.agent_reply_recorder import AgentReplyRecorder
 from application.reply_recorder import FlushPolicy
+from application.reply_writes import ReplyWrites
 from application.use_cases.send_message import SendMessageCommand
 from domain.agent_events import AnswerChunk, TurnCompleted
 from domain.agent_sessions import AgentSession
+from domain.messages import Message
 from tests.fakes.delegation import FakeAgentSessionRepository, ScriptedAgentGateway
+from tests.fakes.storage import FakeMessageRepository
 from tests.unit.application.conftest import ALICE, World
 
 
@@ -31,7 +35,7 @@ async def test_a_turn_reads_its_session_once_however_often_it_writes(
     chunks = [AnswerChunk(event_id=n, session_id="a", text=f"{n} ") for n in range(1, 51)]
     # a write per chunk: the agent pauses between chunks, so each background write finishes
     world.gateway = ScriptedAgentGateway([*chunks, TurnCompleted(event_id=51)], pause_s=0.002)
-    world.reply_policy = AgentReplyPolicy(flush=FlushPolicy(10.0, 1))
+    world.reply_policy = AgentReplyPolicy(flush=FlushPolicy(10.0, 1), group_window_s=0)
     conversation = await world.conversation()
     accepted = await world.send_message().execute(
         SendMessageCommand(ALICE, conversation.id, "/agent search")
@@ -67,6 +71,49 @@ async def test_text_waiting_while_the_agent_is_quiet_is_written_once_its_interva
     session = await world.live_session(conversation.id)
     assert session is not None and session.last_event_id == 3
 
+    world.gateway.release.set()
+    await job
+    assert (await world.stored_message(accepted.reply_id)).content == "1 2 3 4 5 "
+
+
+async def test_a_quiet_stream_does_not_ask_again_for_a_write_under_way(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While its write waits on a slow database, a quiet turn wakes once an interval, not in a
+    loop of wake-ups that each ask for the same write."""
+    gate = asyncio.Event()
+    save = FakeMessageRepository.save_progress
+
+    async def slow(self: FakeMessageRepository, *messages: Message) -> None:
+        await gate.wait()
+        await save(self, *messages)
+
+    asked = 0
+    request = ReplyWrites.request
+
+    def counted(self: ReplyWrites, recorder: AgentReplyRecorder) -> asyncio.Future[None]:
+        nonlocal asked
+        asked += 1
+        return request(self, recorder)
+
+    monkeypatch.setattr(FakeMessageRepository, "save_progress", slow)
+    monkeypatch.setattr(ReplyWrites, "request", counted)
+    chunks = [AnswerChunk(event_id=n, session_id="a", text=f"{n} ") for n in range(1, 6)]
+    world.gateway = ScriptedAgentGateway([*chunks, TurnCompleted(event_id=6)], hold_after=3)
+    world.reply_policy = AgentReplyPolicy(flush=FlushPolicy(0.05, 10_000), group_window_s=0)
+    conversation = await world.conversation()
+    accepted = await world.send_message().execute(
+        SendMessageCommand(ALICE, conversation.id, "/agent search")
+    )
+    job = asyncio.ensure_future(world.background.run_all())
+    await world.gateway.held.wait()
+
+    for _ in range(50):  # ten intervals, the write held all along
+        world.clock.advance(0.01)
+        await asyncio.sleep(0.01)
+    assert 1 <= asked <= 12
+
+    gate.set()
     world.gateway.release.set()
     await job
     assert (await world.stored_message(accepted.reply_id)).content == "1 2 3 4 5 "

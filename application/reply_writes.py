@@ -1,0 +1,132 @@
+"""The coalesced writes of every agent reply this process streams, grouped into shared
+transactions."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from contextlib import suppress
+from itertools import islice
+from typing import NamedTuple
+
+from application.agent_reply_recorder import AgentReplyRecorder
+from application.ports.unit_of_work import UnitOfWorkFactory
+from domain.agent_sessions import AgentSession
+from domain.messages import Message
+
+log = logging.getLogger(__name__)
+
+_Done = asyncio.Future[None]
+
+
+class ReplyWrites:
+    """Group commit for streaming agent replies.
+
+    A turn whose reply is due for a write asks for it here; one task writes every reply that
+    asked since the previous group began, in one transaction: the sessions' version-checked
+    progress in one statement (on PostgreSQL), then the replies in one executemany. A reply
+    asking while its group is being written is written again in the next group, covering what
+    arrived meanwhile. A group gathers for `window_s` before it is written, so there are at
+    most 1/window_s transactions a second however many replies stream: the groups grow with
+    the load instead of queueing.
+
+    Every write's values are taken at one instant (`AgentReplyRecorder.take_progress`), so a
+    stored reply always matches its session's stored `last_event_id`. A reply whose session
+    changed since it was last written (or must be read first) is written on its own after the
+    group, through its recorder's usual path, which reads the session again. A group that fails
+    fails the write of every reply in it.
+    """
+
+    def __init__(
+        self, uow: UnitOfWorkFactory, window_s: float = 0.02, max_group: int = 500
+    ) -> None:
+        self._uow = uow
+        self._window_s = window_s
+        self._max_group = max_group
+        self._next: dict[AgentReplyRecorder, _Done] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    def request(self, recorder: AgentReplyRecorder) -> _Done:
+        """Have the reply written by the next group; the future resolves when it is stored.
+        Await it shielded: it is shared."""
+        done = self._next.get(recorder)
+        if done is None:
+            done = self._next[recorder] = asyncio.get_running_loop().create_future()
+            if self._task is None:
+                self._task = asyncio.ensure_future(self._run())
+        return done
+
+    def withdraw(self, recorder: AgentReplyRecorder) -> None:
+        """Drop the reply's write from the next group (its turn writes for itself now)."""
+        done = self._next.pop(recorder, None)
+        if done is not None:
+            done.cancel()
+
+    async def _run(self) -> None:
+        group: dict[AgentReplyRecorder, _Done] = {}
+        try:
+            while self._next:
+                await asyncio.sleep(self._window_s)
+                group = dict(islice(self._next.items(), self._max_group))
+                for recorder in group:
+                    del self._next[recorder]
+                await self._write(group)
+        finally:
+            self._task = None
+            for done in [*group.values(), *self._next.values()]:
+                done.cancel()
+            self._next.clear()
+
+    async def _write(self, group: dict[AgentReplyRecorder, _Done]) -> None:
+        taken: list[_Taken] = []
+        alone: list[tuple[AgentReplyRecorder, _Done]] = []
+        for recorder, done in group.items():
+            progress = recorder.take_progress()
+            if progress is None:
+                alone.append((recorder, done))
+            else:
+                taken.append(_Taken(recorder, *progress, done))
+        if taken:
+            alone += await self._write_together(taken)
+        for recorder, done in alone:
+            try:
+                await recorder.flush()
+            except Exception as error:
+                _resolve(done, error)
+            else:
+                _resolve(done)
+
+    async def _write_together(self, taken: list[_Taken]) -> list[tuple[AgentReplyRecorder, _Done]]:
+        """Write the taken values in one transaction; what comes back had a stale session."""
+        try:
+            async with self._uow() as uow:
+                stale = await uow.agent_sessions.save_progress([t.session for t in taken])
+                stale_ids = {session.id for session in stale}
+                saved = [t for t in taken if t.session.id not in stale_ids]
+                if saved:
+                    await uow.messages.save_progress(*(t.reply for t in saved))
+                await uow.commit()
+        except Exception as error:
+            log.warning("a group of %d agent reply writes failed: %r", len(taken), error)
+            for t in taken:
+                _resolve(t.done, error)
+            return []
+        for t in saved:
+            t.recorder.progress_written(t.session)
+            _resolve(t.done)
+        return [(t.recorder, t.done) for t in taken if t.session.id in stale_ids]
+
+
+class _Taken(NamedTuple):
+    recorder: AgentReplyRecorder
+    session: AgentSession
+    reply: Message
+    done: _Done
+
+
+def _resolve(done: _Done, error: BaseException | None = None) -> None:
+    with suppress(asyncio.InvalidStateError):
+        if error is None:
+            done.set_result(None)
+        else:
+            done.set_exception(error)

@@ -1,0 +1,165 @@
+"""Group commit of streaming agent replies: many replies in one transaction, each stored reply
+matching its session's stored `last_event_id`, and a reply whose session changed written on
+its own."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from uuid import UUID
+
+import pytest
+
+from application.agent_reply_recorder import AgentReplyRecorder, TurnTakenOver
+from application.reply_recorder import FlushPolicy
+from application.reply_writes import ReplyWrites
+from domain.agent_events import AnswerChunk
+from domain.agent_sessions import AgentSession
+from domain.conversations import Conversation, Owner
+from domain.messages import Message
+from tests.fakes.storage import FakeMessageRepository, FakeStore
+from tests.fakes.system import FakeClock
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+LEASE = timedelta(seconds=30)
+
+
+async def streaming_turn(
+    store: FakeStore, n: int, clock: FakeClock | None = None
+) -> AgentReplyRecorder:
+    """A stored conversation whose live session runs a turn writing a streaming reply."""
+    conversation = Conversation.start(UUID(int=n), Owner("acme", "alice"), f"c{n}", T0)
+    question = Message.from_user(UUID(int=100 + n), conversation.id, "search", T0)
+    reply = Message.pending_reply(UUID(int=200 + n), conversation.id, question.id, T0, True)
+    session = AgentSession.open(UUID(int=300 + n), conversation.id, "default", T0)
+    session.assign_turn(reply.id, T0 + LEASE)
+    async with store.uow() as tx:
+        await tx.conversations.add(conversation)
+        await tx.messages.add(question)
+        await tx.messages.add(reply)
+        await tx.agent_sessions.add(session)
+        await tx.commit()
+    clock = clock or FakeClock(T0)
+    return AgentReplyRecorder(reply, session, store.uow, clock, FlushPolicy(), LEASE)
+
+
+def receive(recorder: AgentReplyRecorder, event_id: int, text: str) -> None:
+    recorder.saw(AnswerChunk(event_id=event_id, session_id="agent-1", text=text))
+    recorder.append(text, seq=event_id)
+
+
+async def written(writes: ReplyWrites, *recorders: AgentReplyRecorder) -> list[object]:
+    return await asyncio.gather(
+        *(asyncio.shield(writes.request(r)) for r in recorders), return_exceptions=True
+    )
+
+
+async def stored(store: FakeStore, recorder: AgentReplyRecorder) -> tuple[str, int]:
+    async with store.uow() as tx:
+        reply = await tx.messages.get(recorder.reply.id)
+        session = await tx.agent_sessions.get(recorder.session_id)
+    assert reply is not None and session is not None
+    return reply.content, session.last_event_id
+
+
+async def test_replies_due_together_are_written_in_one_transaction() -> None:
+    store = FakeStore()
+    recorders = [await streaming_turn(store, n) for n in (1, 2, 3)]
+    for n, recorder in enumerate(recorders, start=1):
+        receive(recorder, n, f"text {n}")
+    commits = store.tables.commits
+
+    assert await written(ReplyWrites(store.uow, window_s=0), *recorders) == [None] * 3
+
+    assert store.tables.commits - commits == 1
+    for n, recorder in enumerate(recorders, start=1):
+        assert await stored(store, recorder) == (f"text {n}", n)
+        assert not recorder.due()
+
+
+async def test_a_reply_whose_session_changed_is_written_alone_after_reading_it_again() -> None:
+    store = FakeStore()
+    kept, renewed, ended = [await streaming_turn(store, n) for n in (1, 2, 3)]
+    async with store.uow() as tx:
+        other = await tx.agent_sessions.get(renewed.session_id)
+        assert other is not None
+        other.renew_lease(T0 + 2 * LEASE)
+        await tx.agent_sessions.save(other)
+        by_user = await tx.agent_sessions.get(ended.session_id)
+        assert by_user is not None
+        by_user.complete(T0)
+        await tx.agent_sessions.save(by_user)
+        await tx.commit()
+    for n, recorder in enumerate((kept, renewed, ended), start=1):
+        receive(recorder, n, f"text {n}")
+
+    results = await written(ReplyWrites(store.uow, window_s=0), kept, renewed, ended)
+
+    assert results[:2] == [None, None] and isinstance(results[2], TurnTakenOver)
+    assert await stored(store, kept) == ("text 1", 1)
+    assert await stored(store, renewed) == ("text 2", 2)
+    assert await stored(store, ended) == ("", 0)
+
+
+async def test_a_failed_group_fails_the_write_of_every_reply_in_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async def broken(self: FakeMessageRepository, *messages: Message) -> None:
+        raise ConnectionResetError("database went away")
+
+    store, clock = FakeStore(), FakeClock(T0)
+    recorders = [await streaming_turn(store, n, clock) for n in (1, 2)]
+    for recorder in recorders:
+        receive(recorder, 1, "text")
+    monkeypatch.setattr(FakeMessageRepository, "save_progress", broken)
+
+    results = await written(ReplyWrites(store.uow, window_s=0), *recorders)
+
+    assert all(isinstance(result, ConnectionResetError) for result in results)
+    monkeypatch.undo()
+    assert [await stored(store, r) for r in recorders] == [("", 0), ("", 0)]
+    clock.advance(FlushPolicy().interval_s)
+    assert all(recorder.due() for recorder in recorders)  # still waiting to be written
+
+
+async def test_a_reply_asking_while_its_group_is_written_is_written_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    entered, gate = asyncio.Event(), asyncio.Event()
+    save = FakeMessageRepository.save_progress
+
+    async def held(self: FakeMessageRepository, *messages: Message) -> None:
+        entered.set()
+        await gate.wait()
+        await save(self, *messages)
+
+    monkeypatch.setattr(FakeMessageRepository, "save_progress", held)
+    store = FakeStore()
+    recorder = await streaming_turn(store, 1)
+    writes = ReplyWrites(store.uow, window_s=0)
+    receive(recorder, 1, "one ")
+    first = writes.request(recorder)
+    assert writes.request(recorder) is first  # not yet taken: the same write
+    await entered.wait()
+
+    receive(recorder, 2, "two ")
+    second = writes.request(recorder)
+    assert second is not first
+    gate.set()
+    await asyncio.gather(first, second)
+
+    assert await stored(store, recorder) == ("one two ", 2)
+
+
+async def test_a_withdrawn_reply_is_left_out_of_its_group() -> None:
+    store = FakeStore()
+    recorder = await streaming_turn(store, 1)
+    writes = ReplyWrites(store.uow, window_s=0.01)
+    receive(recorder, 1, "text")
+    done = writes.request(recorder)
+
+    writes.withdraw(recorder)
+    await asyncio.sleep(0.05)
+
+    assert done.cancelled()
+    assert await stored(store, recorder) == ("", 0)

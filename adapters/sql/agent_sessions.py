@@ -9,9 +9,12 @@ from sqlalchemy import (
     DateTime,
     Integer,
     Row,
+    Select,
     String,
     Uuid,
+    and_,
     bindparam,
+    func,
     insert,
     or_,
     select,
@@ -141,6 +144,24 @@ _SAVE_PROGRESS_MANY = text(
 )
 
 
+# A session is read with its latest question in one round trip; the lookups are built once,
+# as they run at every turn's start.
+_LATEST_ASKED = (
+    select(func.max(_q.asked_at))
+    .where(_q.session_id == _s.id)
+    .correlate(conversation_agent_sessions)
+    .scalar_subquery()
+)
+_WITH_QUESTION = select(conversation_agent_sessions, agent_pending_questions).outerjoin(
+    agent_pending_questions, and_(_q.session_id == _s.id, _q.asked_at == _LATEST_ASKED)
+)
+_BY_ID = _WITH_QUESTION.where(_s.id == bindparam("b_id"))
+_LIVE_FOR = _WITH_QUESTION.where(
+    _s.conversation_id == bindparam("b_conversation_id"), _s.status.in_(_LIVE)
+)
+_BY_AGENT_SESSION_ID = _WITH_QUESTION.where(_s.agent_session_id == bindparam("b_agent_id"))
+
+
 class SqlAgentSessionRepository(AgentSessionRepository):
     """Sessions in `conversation_agent_sessions`, their questions in `agent_pending_questions`.
     The partial unique index on live sessions turns a second live session into
@@ -166,10 +187,10 @@ class SqlAgentSessionRepository(AgentSessionRepository):
         await self._write_question(session)
 
     async def get(self, session_id: UUID) -> AgentSession | None:
-        return await self._one(_s.id == session_id)
+        return await self._one(_BY_ID, {"b_id": session_id})
 
     async def live_for(self, conversation_id: UUID) -> AgentSession | None:
-        return await self._one(_s.conversation_id == conversation_id, _s.status.in_(_LIVE))
+        return await self._one(_LIVE_FOR, {"b_conversation_id": conversation_id})
 
     async def latest_for(self, conversation_id: UUID) -> AgentSession | None:
         query = (
@@ -182,13 +203,13 @@ class SqlAgentSessionRepository(AgentSessionRepository):
         return None if row is None else _session(row, await self._latest_question(row.id))
 
     async def by_agent_session_id(self, agent_session_id: str) -> AgentSession | None:
-        return await self._one(_s.agent_session_id == agent_session_id)
+        return await self._one(_BY_AGENT_SESSION_ID, {"b_agent_id": agent_session_id})
 
-    async def _one(self, *where: ColumnElement[bool]) -> AgentSession | None:
-        row = (
-            await self._connection.execute(select(conversation_agent_sessions).where(*where))
-        ).first()
-        return None if row is None else _session(row, await self._latest_question(row.id))
+    async def _one(self, query: Select[Any], values: dict[str, Any]) -> AgentSession | None:
+        row = (await self._connection.execute(query, values)).first()
+        if row is None:
+            return None
+        return _session(row, None if row.question_id is None else _question(row))
 
     async def _latest_question(self, session_id: UUID) -> PendingQuestion | None:
         query = (

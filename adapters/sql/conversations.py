@@ -1,7 +1,7 @@
 from collections.abc import Sequence
 from uuid import UUID
 
-from sqlalchemy import Row, insert, select, tuple_, update
+from sqlalchemy import Row, bindparam, insert, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.sql.tables import conversations
@@ -19,26 +19,38 @@ def _conversation(row: Row) -> Conversation:
     )
 
 
+# Built once: every request of a conversation reads it (ownership) and most also write it.
+_GET = select(conversations).where(conversations.c.id == bindparam("b_id"))
+_ADD = insert(conversations).values(
+    {column.key: bindparam(f"b_{column.key}") for column in conversations.c}
+)
+
+_SAVE = (
+    update(conversations)
+    .where(conversations.c.id == bindparam("b_id"))
+    .values(title=bindparam("b_title"), updated_at=bindparam("b_updated_at"))
+)
+
+
 class SqlConversationRepository(ConversationRepository):
     def __init__(self, connection: AsyncConnection) -> None:
         self._connection = connection
 
     async def add(self, conversation: Conversation) -> None:
         await self._connection.execute(
-            insert(conversations).values(
-                id=conversation.id,
-                org_id=conversation.owner.org_id,
-                user_id=conversation.owner.user_id,
-                title=conversation.title,
-                created_at=conversation.created_at,
-                updated_at=conversation.updated_at,
-            )
+            _ADD,
+            {
+                "b_id": conversation.id,
+                "b_org_id": conversation.owner.org_id,
+                "b_user_id": conversation.owner.user_id,
+                "b_title": conversation.title,
+                "b_created_at": conversation.created_at,
+                "b_updated_at": conversation.updated_at,
+            },
         )
 
     async def get(self, conversation_id: UUID) -> Conversation | None:
-        result = await self._connection.execute(
-            select(conversations).where(conversations.c.id == conversation_id)
-        )
+        result = await self._connection.execute(_GET, {"b_id": conversation_id})
         row = result.first()
         return None if row is None else _conversation(row)
 
@@ -60,7 +72,10 @@ class SqlConversationRepository(ConversationRepository):
 
     async def save(self, conversation: Conversation) -> None:
         await self._connection.execute(
-            update(conversations)
-            .where(conversations.c.id == conversation.id)
-            .values(title=conversation.title, updated_at=conversation.updated_at)
+            _SAVE,
+            {
+                "b_id": conversation.id,
+                "b_title": conversation.title,
+                "b_updated_at": conversation.updated_at,
+            },
         )

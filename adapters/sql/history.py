@@ -1,8 +1,7 @@
 from collections.abc import Mapping, Sequence
-from itertools import islice
 from uuid import UUID
 
-from sqlalchemy import case, select, update
+from sqlalchemy import Integer, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.sql.messages import message_from_row
@@ -11,7 +10,22 @@ from application.ports.history import HistoryRepository
 from domain.messages import Message, MessageStatus
 
 _m = messages.c
-BATCH = 500
+
+# Built once: both run at every agent turn's start.
+_RECENT = (
+    select(messages)
+    .where(
+        _m.conversation_id == bindparam("b_conversation_id"),
+        _m.status == MessageStatus.COMPLETE.value,
+    )
+    .order_by(_m.created_at.desc(), _m.id.desc())
+    .limit(bindparam("b_limit", type_=Integer))
+)
+_REMEMBER = (
+    update(messages)
+    .where(_m.id == bindparam("b_id"))
+    .values(token_count=bindparam("b_count"), token_encoding=bindparam("b_encoding"))
+)
 
 
 class SqlHistoryRepository(HistoryRepository):
@@ -24,26 +38,17 @@ class SqlHistoryRepository(HistoryRepository):
     async def recent(
         self, conversation_id: UUID, limit: int, encoding: str
     ) -> Sequence[tuple[Message, int | None]]:
-        query = (
-            select(messages)
-            .where(
-                _m.conversation_id == conversation_id,
-                _m.status == MessageStatus.COMPLETE.value,
-            )
-            .order_by(_m.created_at.desc(), _m.id.desc())
-            .limit(limit)
-        )
-        rows = (await self._connection.execute(query)).all()
+        values = {"b_conversation_id": conversation_id, "b_limit": limit}
+        rows = (await self._connection.execute(_RECENT, values)).all()
         return [
             (message_from_row(row), row.token_count if row.token_encoding == encoding else None)
             for row in reversed(rows)
         ]
 
     async def remember_token_counts(self, encoding: str, counts: Mapping[UUID, int]) -> None:
-        items = iter(counts.items())
-        while batch := dict(islice(items, BATCH)):
-            await self._connection.execute(
-                update(messages)
-                .where(_m.id.in_(list(batch)))
-                .values(token_count=case(batch, value=_m.id), token_encoding=encoding)
-            )
+        rows = [
+            {"b_id": message_id, "b_count": count, "b_encoding": encoding}
+            for message_id, count in counts.items()
+        ]
+        if rows:
+            await self._connection.execute(_REMEMBER, rows if len(rows) > 1 else rows[0])

@@ -7,7 +7,6 @@ from sqlalchemy import (
     Row,
     Update,
     bindparam,
-    case,
     func,
     insert,
     select,
@@ -89,25 +88,50 @@ def _agent_from_json(data: dict[str, Any] | None) -> AgentReplyInfo | None:
     )
 
 
+# Built once: these run for every message sent and every reply started.
+_ADDED_COLUMNS = (
+    "id",
+    "conversation_id",
+    "role",
+    "content",
+    "status",
+    "created_at",
+    "reply_to_id",
+    "idempotency_key",
+    "event_seq",
+    "agent",
+)
+_ADD = insert(messages).values({name: bindparam(f"b_{name}") for name in _ADDED_COLUMNS})
+_GET = select(messages).where(_m.id == bindparam("b_id"))
+_RAISE_EVENT_SEQ = (
+    update(messages)
+    .where(_m.id == bindparam("b_id"), _m.event_seq < bindparam("b_seq", type_=Integer))
+    .values(event_seq=bindparam("b_seq", type_=Integer))
+)
+_MAX_EVENT_SEQ = select(func.coalesce(func.max(_m.event_seq), 0)).where(
+    _m.conversation_id == bindparam("b_conversation_id")
+)
+
+
 class SqlMessageRepository(MessageRepository):
     def __init__(self, connection: AsyncConnection) -> None:
         self._connection = connection
 
     async def add(self, message: Message, idempotency_key: str | None = None) -> None:
-        statement = insert(messages).values(
-            id=message.id,
-            conversation_id=message.conversation_id,
-            role=message.role.value,
-            content=message.content,
-            status=message.status.value,
-            created_at=message.created_at,
-            reply_to_id=message.reply_to,
-            idempotency_key=idempotency_key,
-            event_seq=message.event_seq,
-            agent=_agent_to_json(message.agent),
-        )
+        values = {
+            "b_id": message.id,
+            "b_conversation_id": message.conversation_id,
+            "b_role": message.role.value,
+            "b_content": message.content,
+            "b_status": message.status.value,
+            "b_created_at": message.created_at,
+            "b_reply_to_id": message.reply_to,
+            "b_idempotency_key": idempotency_key,
+            "b_event_seq": message.event_seq,
+            "b_agent": _agent_to_json(message.agent),
+        }
         try:
-            await self._connection.execute(statement)
+            await self._connection.execute(_ADD, values)
         except IntegrityError as error:
             if idempotency_key is not None and is_unique_violation(error):
                 raise DuplicateIdempotencyKey(idempotency_key) from error
@@ -118,7 +142,8 @@ class SqlMessageRepository(MessageRepository):
         return None if row is None else message_from_row(row)
 
     async def get(self, message_id: UUID) -> Message | None:
-        return await self._one(_m.id == message_id)
+        row = (await self._connection.execute(_GET, {"b_id": message_id})).first()
+        return None if row is None else message_from_row(row)
 
     async def by_idempotency_key(self, conversation_id: UUID, key: str) -> Message | None:
         return await self._one(_m.conversation_id == conversation_id, _m.idempotency_key == key)
@@ -174,20 +199,13 @@ class SqlMessageRepository(MessageRepository):
             await self._connection.execute(statement, rows if len(rows) > 1 else rows[0])
 
     async def record_event_seqs(self, seqs: Mapping[UUID, int]) -> None:
-        if not seqs:
-            return
-        wanted = case(seqs, value=_m.id)
-        await self._connection.execute(
-            update(messages)
-            .where(_m.id.in_(list(seqs)), _m.event_seq < wanted)
-            .values(event_seq=wanted)
-        )
+        rows = [{"b_id": message_id, "b_seq": seq} for message_id, seq in seqs.items()]
+        if rows:
+            await self._connection.execute(_RAISE_EVENT_SEQ, rows if len(rows) > 1 else rows[0])
 
     async def max_event_seq(self, conversation_id: UUID) -> int:
-        query = select(func.coalesce(func.max(_m.event_seq), 0)).where(
-            _m.conversation_id == conversation_id
-        )
-        return int((await self._connection.execute(query)).scalar_one())
+        values = {"b_conversation_id": conversation_id}
+        return int((await self._connection.execute(_MAX_EVENT_SEQ, values)).scalar_one())
 
     async def changed_since(self, conversation_id: UUID, seq: int) -> Sequence[Message]:
         query = (

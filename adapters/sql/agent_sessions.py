@@ -11,6 +11,7 @@ from sqlalchemy import (
     Row,
     Select,
     String,
+    Update,
     Uuid,
     and_,
     bindparam,
@@ -93,28 +94,24 @@ def _state(session: AgentSession) -> dict[str, Any]:
     }
 
 
+def _versioned_update(columns: Sequence[str]) -> Update:
+    """Write `columns` (bound as `b_<name>`) if the row still has `b_version`, and bump it."""
+    return (
+        update(conversation_agent_sessions)
+        .where(_s.id == bindparam("b_id"), _s.version == bindparam("b_version"))
+        .values(
+            {name: bindparam(f"b_{name}") for name in columns}
+            | {"version": bindparam("b_version") + 1}
+        )
+    )
+
+
 # Built once: a session is saved at every coalesced write of a streaming reply, and building
 # the statement cost more than running it (benchmarks/live_agent_relay.py, docs/performance.md).
-_SAVE = (
-    update(conversation_agent_sessions)
-    .where(_s.id == bindparam("b_id"), _s.version == bindparam("b_version"))
-    .values(
-        {name: bindparam(f"b_{name}") for name in _STATE_COLUMNS}
-        | {"version": bindparam("b_version") + 1}
-    )
-)
-
+_SAVE = _versioned_update(_STATE_COLUMNS)
 
 _PROGRESS_COLUMNS = ("agent_session_id", "last_interaction_at", "last_event_id", "turn_lease_until")
-
-_SAVE_PROGRESS = (
-    update(conversation_agent_sessions)
-    .where(_s.id == bindparam("b_id"), _s.version == bindparam("b_version"))
-    .values(
-        {name: bindparam(f"b_{name}") for name in _PROGRESS_COLUMNS}
-        | {"version": bindparam("b_version") + 1}
-    )
-)
+_SAVE_PROGRESS = _versioned_update(_PROGRESS_COLUMNS)
 
 # PostgreSQL: every session of a group in one statement, one array per column; the sessions
 # whose version still matched come back.

@@ -81,7 +81,11 @@ class ReplyWrites:
         taken: list[_Taken] = []
         alone: list[tuple[AgentReplyRecorder, _Done]] = []
         for recorder, done in group.items():
-            progress = recorder.take_progress()
+            try:
+                progress = recorder.take_progress()
+            except Exception as error:
+                _resolve(done, error)
+                continue
             if progress is None:
                 alone.append((recorder, done))
             else:

@@ -163,3 +163,20 @@ async def test_a_withdrawn_reply_is_left_out_of_its_group() -> None:
 
     assert done.cancelled()
     assert await stored(store, recorder) == ("", 0)
+
+
+async def test_a_reply_that_cannot_be_taken_fails_alone() -> None:
+    store = FakeStore()
+    broken, kept = [await streaming_turn(store, n) for n in (1, 2)]
+    for recorder in (broken, kept):
+        receive(recorder, 1, "text")
+
+    def refuse() -> None:
+        raise RuntimeError("cannot take")
+
+    broken.take_progress = refuse  # type: ignore[method-assign,assignment]
+
+    results = await written(ReplyWrites(store.uow, window_s=0), broken, kept)
+
+    assert isinstance(results[0], RuntimeError) and results[1] is None
+    assert await stored(store, kept) == ("text", 1)

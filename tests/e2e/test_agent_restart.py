@@ -1,6 +1,6 @@
-"""`convo serve` killed in the middle of an agent turn and started again: the turn completes,
-and a client that reconnects ends with exactly the agent's answer, nothing lost or repeated.
-The Agent Service is a separate `convo reference-agent` process that keeps running."""
+"""`convo serve` killed or stopped in the middle of an agent turn and started again: the turn
+completes, and a client that reconnects ends with exactly the agent's answer, nothing lost or
+repeated. The Agent Service is a separate `convo reference-agent` process that keeps running."""
 
 from __future__ import annotations
 
@@ -84,9 +84,16 @@ async def follow(
     return await http.ws_connect(url)
 
 
-async def test_a_turn_survives_the_service_being_killed_and_restarted(
-    tmp_path: Path, agent_url: str
+@pytest.mark.parametrize(
+    ("signum", "exit_code"),
+    [(signal.SIGKILL, -signal.SIGKILL), (signal.SIGTERM, 0)],
+    ids=["killed", "stopped"],
+)
+async def test_a_turn_survives_the_service_being_killed_or_stopped_and_restarted(
+    tmp_path: Path, agent_url: str, signum: signal.Signals, exit_code: int
 ) -> None:
+    """Killed, the turn resumes from its last write; stopped, it first writes what it has and
+    leaves the turn running for the next owner."""
     env = {"CONVO_AGENT_SERVICE_URL": agent_url, "CONVO_AGENT_API_KEY": KEY}
     expected = "".join(f"part {n} " for n in range(1, CHUNKS + 1))
     first = await start_service(tmp_path, SECRET, **env)
@@ -103,7 +110,7 @@ async def test_a_turn_survives_the_service_being_killed_and_restarted(
             while reply.deltas < 40:
                 reply.apply(await ws.receive_json())
         seen_before_crash = reply.last_seq
-        assert await stop(first, signal.SIGKILL) == -signal.SIGKILL
+        assert await stop(first, signum) == exit_code
         await ws.close()
 
         second = await start_service(tmp_path, SECRET, **env)

@@ -4,6 +4,7 @@ between two of them is still noticed."""
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 from uuid import UUID
 
 import pytest
@@ -12,13 +13,27 @@ from application.agent_event_processor import AgentReplyPolicy
 from application.agent_reply_recorder import AgentReplyRecorder
 from application.reply_recorder import FlushPolicy
 from application.reply_writes import ReplyWrites
-from application.use_cases.send_message import SendMessageCommand
+from application.use_cases.send_message import MessageAccepted, SendMessageCommand
 from domain.agent_events import AnswerChunk, TurnCompleted
 from domain.agent_sessions import AgentSession
 from domain.messages import Message
 from tests.fakes.delegation import FakeAgentSessionRepository, ScriptedAgentGateway
 from tests.fakes.storage import FakeMessageRepository
 from tests.unit.application.conftest import ALICE, World
+
+
+async def agent_search(
+    world: World, chunks: int, policy: AgentReplyPolicy, **script: Any
+) -> MessageAccepted:
+    """Send `/agent search` to a new conversation, the agent answering `chunks` numbered
+    chunks ("1 2 3 …") and completing, replies written under `policy`."""
+    answer = [AnswerChunk(event_id=n, session_id="a", text=f"{n} ") for n in range(1, chunks + 1)]
+    world.gateway = ScriptedAgentGateway([*answer, TurnCompleted(event_id=chunks + 1)], **script)
+    world.reply_policy = policy
+    conversation = await world.conversation()
+    return await world.send_message().execute(
+        SendMessageCommand(ALICE, conversation.id, "/agent search")
+    )
 
 
 async def test_a_turn_reads_its_session_once_however_often_it_writes(
@@ -32,14 +47,10 @@ async def test_a_turn_reads_its_session_once_however_often_it_writes(
         return await read(self, session_id)
 
     monkeypatch.setattr(FakeAgentSessionRepository, "get", counted)
-    chunks = [AnswerChunk(event_id=n, session_id="a", text=f"{n} ") for n in range(1, 51)]
     # a write per chunk: the agent pauses between chunks, so each background write finishes
-    world.gateway = ScriptedAgentGateway([*chunks, TurnCompleted(event_id=51)], pause_s=0.002)
-    world.reply_policy = AgentReplyPolicy(flush=FlushPolicy(10.0, 1), group_window_s=0)
-    conversation = await world.conversation()
-    accepted = await world.send_message().execute(
-        SendMessageCommand(ALICE, conversation.id, "/agent search")
-    )
+    policy = AgentReplyPolicy(flush=FlushPolicy(10.0, 1), group_window_s=0)
+    accepted = await agent_search(world, 50, policy, pause_s=0.002)
+    conversation_id = accepted.message.conversation_id
     commits = world.store.tables.commits
 
     await world.background.run_all()
@@ -48,27 +59,22 @@ async def test_a_turn_reads_its_session_once_however_often_it_writes(
     assert len(reads) <= 3  # the turn's start, its first write; not one per write
     stored = await world.stored_message(accepted.reply_id)
     assert stored.content == "".join(f"{n} " for n in range(1, 51))
-    session = await world.live_session(conversation.id)
+    session = await world.live_session(conversation_id)
     assert session is not None and session.last_event_id == 51
 
 
 async def test_text_waiting_while_the_agent_is_quiet_is_written_once_its_interval_passes(
     world: World,
 ) -> None:
-    chunks = [AnswerChunk(event_id=n, session_id="a", text=f"{n} ") for n in range(1, 6)]
-    world.gateway = ScriptedAgentGateway([*chunks, TurnCompleted(event_id=6)], hold_after=3)
-    world.reply_policy = AgentReplyPolicy(flush=FlushPolicy(0.05, 10_000))
-    conversation = await world.conversation()
-    accepted = await world.send_message().execute(
-        SendMessageCommand(ALICE, conversation.id, "/agent search")
-    )
+    policy = AgentReplyPolicy(flush=FlushPolicy(0.05, 10_000))
+    accepted = await agent_search(world, 5, policy, hold_after=3)
     job = asyncio.ensure_future(world.background.run_all())
     await world.gateway.held.wait()
 
     async with asyncio.timeout(5):
         while (await world.stored_message(accepted.reply_id)).content != "1 2 3 ":
             await asyncio.sleep(0.01)
-    session = await world.live_session(conversation.id)
+    session = await world.live_session(accepted.message.conversation_id)
     assert session is not None and session.last_event_id == 3
 
     world.gateway.release.set()
@@ -98,13 +104,8 @@ async def test_a_quiet_stream_does_not_ask_again_for_a_write_under_way(
 
     monkeypatch.setattr(FakeMessageRepository, "save_progress", slow)
     monkeypatch.setattr(ReplyWrites, "request", counted)
-    chunks = [AnswerChunk(event_id=n, session_id="a", text=f"{n} ") for n in range(1, 6)]
-    world.gateway = ScriptedAgentGateway([*chunks, TurnCompleted(event_id=6)], hold_after=3)
-    world.reply_policy = AgentReplyPolicy(flush=FlushPolicy(0.05, 10_000), group_window_s=0)
-    conversation = await world.conversation()
-    accepted = await world.send_message().execute(
-        SendMessageCommand(ALICE, conversation.id, "/agent search")
-    )
+    policy = AgentReplyPolicy(flush=FlushPolicy(0.05, 10_000), group_window_s=0)
+    accepted = await agent_search(world, 5, policy, hold_after=3)
     job = asyncio.ensure_future(world.background.run_all())
     await world.gateway.held.wait()
 

@@ -74,21 +74,12 @@ class _End:
 
 
 class _Quiet:
-    """The stream stayed quiet for as long as the wake-up numbered `number` allowed."""
+    """The stream stayed quiet until the turn's wake-up timer fired."""
 
-    __slots__ = ("number",)
 
-    def __init__(self, number: int) -> None:
-        self.number = number
-
+_QUIET = _Quiet()
 
 _Item = AgentEvent | _End | _Quiet
-
-
-def _wake(queue: asyncio.Queue[_Item], number: int) -> None:
-    # A full queue needs no wake-up: its next item is already waiting.
-    with contextlib.suppress(asyncio.QueueFull):
-        queue.put_nowait(_Quiet(number))
 
 
 class AgentEventProcessor:
@@ -279,39 +270,53 @@ class _Turn:
         self._tools_started: dict[str, float] = {}
         self._answered = bool(self._reply.content)
         self._writes = writes
+        self._queue: asyncio.Queue[_Item]
+        self._wake: asyncio.TimerHandle | None = None
 
     async def until_done(self, queue: asyncio.Queue[_Item]) -> str:
-        """Handle events until the turn's end. A quiet stream is woken by a timer that puts
-        a numbered `_Quiet` in the queue (one timer handle per event, far cheaper than a
-        timeout scope per event); a `_Quiet` of an earlier timer is ignored."""
-        loop = asyncio.get_running_loop()
-        woken = 0
-        while True:
-            woken += 1
-            wake = loop.call_later(self._quiet_limit(), _wake, queue, woken)
-            try:
+        """Handle events until the turn's end. A quiet stream is woken by one timer, armed for
+        when the reply next falls due for a write and moved only when that comes sooner: events
+        flowing cost no timer each. A wake-up only asks whether a write is due."""
+        self._queue = queue
+        try:
+            while True:
+                self._arm_wake()
                 item = await queue.get()
-            finally:
-                wake.cancel()
-            if isinstance(item, _Quiet):
-                if item.number == woken:
+                if isinstance(item, _Quiet):
+                    if self._recorder.due():
+                        self._writes.request()
+                    continue
+                if isinstance(item, _End):
+                    raise item.error or AgentStreamLost("the agent's stream ended without an end")
+                outcome = await self._handle(item)
+                if outcome is not None:
+                    return outcome
+                if self._recorder.due():
                     self._writes.request()
-                continue
-            if isinstance(item, _End):
-                raise item.error or AgentStreamLost("the agent's stream ended without an end")
-            outcome = await self._handle(item)
-            if outcome is not None:
-                return outcome
-            if self._recorder.due():
-                self._writes.request()
+        finally:
+            if self._wake is not None:
+                self._wake.cancel()
+
+    def _arm_wake(self) -> None:
+        loop = asyncio.get_running_loop()
+        at = loop.time() + self._quiet_limit()
+        if self._wake is None or self._wake.when() > at:
+            if self._wake is not None:
+                self._wake.cancel()
+            self._wake = loop.call_at(at, self._woken)
+
+    def _woken(self) -> None:
+        self._wake = None
+        # A full queue needs no wake-up: its next item is already waiting.
+        with contextlib.suppress(asyncio.QueueFull):
+            self._queue.put_nowait(_QUIET)
 
     def _quiet_limit(self) -> float:
         """How long to wait for the next event: until the reply falls due for a write, or, while
         a write asked for is not done, one interval (it covers what is waiting)."""
-        lease_s = self._policy.lease.total_seconds()
         if self._writes.outstanding:
-            return min(self._policy.flush.interval_s, lease_s / 3)
-        return min(self._recorder.seconds_until_due(), lease_s / 3)
+            return self._policy.flush.interval_s
+        return self._recorder.seconds_until_due()
 
     async def _handle(self, event: AgentEvent) -> str | None:
         self._recorder.saw(event)

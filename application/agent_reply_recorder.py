@@ -47,6 +47,7 @@ class AgentReplyRecorder(ReplyRecorder):
         super().__init__(reply, uow, clock, policy)
         self.session_id = session.id
         self._lease = lease
+        self._renew_s = lease.total_seconds() / 3
         self._last_event_id = 0
         self._agent_session_id: str | None = None
         self._change: SessionChange | None = None
@@ -57,6 +58,14 @@ class AgentReplyRecorder(ReplyRecorder):
         self._last_event_id = max(self._last_event_id, event.event_id)
         self._agent_session_id = event.session_id or self._agent_session_id
         self._changed()
+
+    def due(self) -> bool:
+        """What is waiting should be written, or the lease wants renewing (a third of it has
+        passed since the last write: a quiet turn writes that often and no more)."""
+        return super().due() or self.since_write() >= self._renew_s
+
+    def seconds_until_due(self) -> float:
+        return min(super().seconds_until_due(), max(0.0, self._renew_s - self.since_write()))
 
     async def flush(self) -> None:
         await self.settle(None)

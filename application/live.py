@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 from uuid import UUID
@@ -40,7 +40,14 @@ class LiveEvent:
     data: Mapping[str, Any] = field(default_factory=dict)
 
     def numbered(self, seq: int) -> LiveEvent:
-        return replace(self, seq=seq)
+        return LiveEvent(
+            v=self.v,
+            type=self.type,
+            conversation_id=self.conversation_id,
+            message_id=self.message_id,
+            seq=seq,
+            data=self.data,
+        )
 
 
 def message_payload(message: Message) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from application.live import message_finished
@@ -65,7 +66,7 @@ class ReplyRecorder:
         self._dirty = True
 
     def due(self) -> bool:
-        waited = self._clock.monotonic() - self._last_flush
+        waited = self.since_write()
         return (
             self._pending_chars >= self._policy.max_chars
             or self._pending_events >= self._policy.max_events
@@ -73,10 +74,15 @@ class ReplyRecorder:
         )
 
     def seconds_until_due(self) -> float:
-        """How long the stream may stay quiet before what is waiting should be written."""
+        """How long the stream may stay quiet before what is waiting should be written
+        (forever when nothing is)."""
         if not self._dirty:
-            return self._policy.interval_s
-        return max(0.0, self._policy.interval_s - (self._clock.monotonic() - self._last_flush))
+            return math.inf
+        return max(0.0, self._policy.interval_s - self.since_write())
+
+    def since_write(self) -> float:
+        """Seconds since the last write took its values."""
+        return self._clock.monotonic() - self._last_flush
 
     async def flush(self) -> None:
         async with self._uow() as uow:

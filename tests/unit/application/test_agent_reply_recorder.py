@@ -4,6 +4,7 @@ between two of them is still noticed."""
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
@@ -73,6 +74,7 @@ async def test_text_waiting_while_the_agent_is_quiet_is_written_once_its_interva
 
     async with asyncio.timeout(5):
         while (await world.stored_message(accepted.reply_id)).content != "1 2 3 ":
+            world.clock.advance(0.01)
             await asyncio.sleep(0.01)
     session = await world.live_session(accepted.message.conversation_id)
     assert session is not None and session.last_event_id == 3
@@ -115,6 +117,42 @@ async def test_a_quiet_stream_does_not_ask_again_for_a_write_under_way(
     assert 1 <= asked <= 12
 
     gate.set()
+    world.gateway.release.set()
+    await job
+    assert (await world.stored_message(accepted.reply_id)).content == "1 2 3 4 5 "
+
+
+async def test_a_quiet_turn_with_nothing_new_writes_only_to_renew_its_lease(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A tool call or a long thought leaves the stream quiet for seconds: the turn writes when
+    a third of its lease has passed, not every flush interval."""
+    asked = 0
+    request = ReplyWrites.request
+
+    def counted(self: ReplyWrites, recorder: AgentReplyRecorder) -> asyncio.Future[None]:
+        nonlocal asked
+        asked += 1
+        return request(self, recorder)
+
+    monkeypatch.setattr(ReplyWrites, "request", counted)
+    lease = timedelta(seconds=0.6)  # renewed every 0.2 s
+    policy = AgentReplyPolicy(flush=FlushPolicy(0.02, 10_000), group_window_s=0, lease=lease)
+    accepted = await agent_search(world, 5, policy, hold_after=3)
+    job = asyncio.ensure_future(world.background.run_all())
+    await world.gateway.held.wait()
+    async with asyncio.timeout(5):
+        while (await world.stored_message(accepted.reply_id)).content != "1 2 3 ":
+            world.clock.advance(0.005)
+            await asyncio.sleep(0.005)
+    asked, commits = 0, world.store.tables.commits
+
+    for _ in range(100):  # a quiet second: fifty flush intervals, five renewals
+        world.clock.advance(0.01)
+        await asyncio.sleep(0.01)
+
+    assert 3 <= asked <= 7
+    assert 3 <= world.store.tables.commits - commits <= 7
     world.gateway.release.set()
     await job
     assert (await world.stored_message(accepted.reply_id)).content == "1 2 3 4 5 "

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -50,10 +50,14 @@ class LiveServer:
 
 
 @asynccontextmanager
-async def running_server(database_url: str, **env: str) -> AsyncIterator[LiveServer]:
-    """The app under uvicorn on a free loopback port, in the test's own event loop."""
+async def running_server(
+    database_url: str, prepare: Callable[[Container], None] = lambda _: None, **env: str
+) -> AsyncIterator[LiveServer]:
+    """The app under uvicorn on a free loopback port, in the test's own event loop;
+    `prepare` sees the container before the app starts."""
     overrides = {"CONVO_ECHO_DELAY_MS": "20", "CONVO_SSE_HEARTBEAT_S": "0.2", **env}
     container = build_container(settings_for(database_url, **overrides))
+    prepare(container)
     listener = bind("127.0.0.1", 0)
     config = uvicorn.Config(
         create_app(container, SECRET), log_config=None, ws="websockets-sansio", lifespan="on"

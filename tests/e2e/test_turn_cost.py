@@ -6,13 +6,14 @@ and claiming the turn with its history, and the turn's end."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from entrypoints.container import Container
 from entrypoints.reference_agent.server import RunningReferenceAgent
 from tests.e2e.conftest import LiveServer, LiveSocket, agent_env, running_server
 
@@ -22,30 +23,39 @@ NO_WRITES_DURING_THE_STREAM = {
 }
 
 
-@contextmanager
-def counting(engine: AsyncEngine) -> Iterator[Counter[str]]:
-    """Transactions begun and statements run on `engine` while inside."""
-    counts: Counter[str] = Counter()
+class Tally:
+    """Transactions begun and statements run on the container's engine while `counting`.
+    The listeners are attached before the app starts: attached later, they could land while
+    SQLAlchemy iterates them around a BEGIN IMMEDIATE that awaits (SQLite)."""
 
-    def began(*_: Any) -> None:
-        counts["transactions"] += 1
+    def __init__(self) -> None:
+        self.counts: Counter[str] | None = None
 
-    def executed(*_: Any) -> None:
-        counts["statements"] += 1
+    def attach(self, container: Container) -> None:
+        engine: AsyncEngine = container.infrastructure.engine()
+        event.listen(engine.sync_engine, "begin", self._count("transactions"))
+        event.listen(engine.sync_engine, "before_cursor_execute", self._count("statements"))
 
-    sync = engine.sync_engine
-    event.listen(sync, "begin", began)
-    event.listen(sync, "before_cursor_execute", executed)
-    try:
-        yield counts
-    finally:
-        event.remove(sync, "begin", began)
-        event.remove(sync, "before_cursor_execute", executed)
+    def _count(self, what: str) -> Callable[..., None]:
+        def count(*_: Any) -> None:
+            if self.counts is not None:
+                self.counts[what] += 1
+
+        return count
+
+    @contextmanager
+    def counting(self) -> Iterator[Counter[str]]:
+        self.counts = Counter()
+        try:
+            yield self.counts
+        finally:
+            self.counts = None
 
 
-async def a_turn(server: LiveServer, socket: LiveSocket, conversation_id: str) -> Counter[str]:
-    engine = server.container.infrastructure.engine()
-    with counting(engine) as counts:
+async def a_turn(
+    server: LiveServer, socket: LiveSocket, conversation_id: str, tally: Tally
+) -> Counter[str]:
+    with tally.counting() as counts:
         sent = await server.send(conversation_id, "/agent search the handbook for vpn")
         ended = await socket.until("agent.completed", sent["reply_id"])
     assert [e["type"] for e in ended if e["message_id"] == sent["reply_id"]][-1] == (
@@ -57,12 +67,14 @@ async def a_turn(server: LiveServer, socket: LiveSocket, conversation_id: str) -
 async def test_an_agent_turn_costs_six_transactions_then_five(
     database_url: str, reference_agent: RunningReferenceAgent
 ) -> None:
-    env = agent_env(reference_agent, **NO_WRITES_DURING_THE_STREAM)
-    async with running_server(database_url, **env) as server:
+    # the periodic jobs' transactions are not the turn's
+    env = agent_env(reference_agent, CONVO_SCHEDULER_ENABLED="false", **NO_WRITES_DURING_THE_STREAM)
+    tally = Tally()
+    async with running_server(database_url, tally.attach, **env) as server:
         conversation_id = await server.conversation()
         socket = await LiveSocket.open(server, conversation_id)
-        first = await a_turn(server, socket, conversation_id)
-        second = await a_turn(server, socket, conversation_id)
+        first = await a_turn(server, socket, conversation_id, tally)
+        second = await a_turn(server, socket, conversation_id, tally)
         await socket.close()
 
     # The first message of an owner also loads the owner's routing overrides (then cached).

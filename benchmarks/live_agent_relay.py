@@ -58,7 +58,7 @@ class Target:
 
     app: str
     server: str = "uvicorn"
-    loop: str = "asyncio"
+    loop: str = "uvloop"
     http: str = "h11"
     env: tuple[tuple[str, str], ...] = ()
     label: str = ""
@@ -520,7 +520,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=50, help="answer chunks per run")
     parser.add_argument("--pace-ms", type=int, default=100, help="between chunks (10/s)")
     parser.add_argument("--servers", type=lambda s: s.split(","), default=["uvicorn"])
-    parser.add_argument("--loops", type=lambda s: s.split(","), default=["asyncio"])
+    parser.add_argument("--loops", type=lambda s: s.split(","), default=["uvloop"])
     parser.add_argument("--http", choices=["h11", "httptools"], default="h11")
     parser.add_argument(
         "--twins",

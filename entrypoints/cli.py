@@ -72,9 +72,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return run_reference_agent(settings, arguments.host, arguments.port)
     if arguments.command in ("scheduler", "cleanup"):
+        from entrypoints.event_loop import EventLoopUnavailable, run
         from entrypoints.jobs import run_jobs
 
-        return asyncio.run(run_jobs(settings, forever=arguments.command == "scheduler"))
+        try:
+            return run(
+                run_jobs(settings, forever=arguments.command == "scheduler"), settings.event_loop
+            )
+        except EventLoopUnavailable as error:
+            print(f"convo: {error}", file=sys.stderr)
+            return 2
     if arguments.command == "dlq":
         from entrypoints.dead_letters import list_dead_letters
 

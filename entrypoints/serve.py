@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import secrets
@@ -12,6 +11,7 @@ import sys
 
 import uvicorn
 
+from entrypoints import event_loop
 from entrypoints.auth import issue_token
 from entrypoints.container import build_container
 from entrypoints.database import safe_url, upgrade
@@ -45,8 +45,12 @@ def serve(settings: Settings, host: str, port: int) -> int:
     # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal to the handler
     # that was in place before it: make that a clean exit rather than death by signal.
     signal.signal(signal.SIGTERM, _exit_cleanly)
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_serve(settings, listener, base_url))
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            event_loop.run(_serve(settings, listener, base_url), settings.event_loop)
+    except event_loop.EventLoopUnavailable as error:
+        print(f"convo: {error}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -359,6 +359,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     log_level: Annotated[
         Literal["DEBUG", "INFO", "WARNING", "ERROR"], _doc("Lowest level of log lines written.")
     ] = "INFO"
+    event_loop: Annotated[
+        Literal["uvloop", "asyncio"],
+        _doc(
+            "Event loop of `convo serve` and `convo scheduler`: `uvloop` (about a fifth less CPU "
+            "per relayed event, docs/performance.md) or the standard library's `asyncio`."
+        ),
+    ] = "uvloop"
     agent_service_url: Annotated[
         str | None,
         _doc(

@@ -5,9 +5,9 @@
 
 convo's app is built exactly as `convo serve` builds it (settings from the `CONVO_*`
 environment, which must set `CONVO_JWT_SECRET` and `CONVO_AGENT_SERVICE_URL`; the schema is
-upgraded first); uvicorn runs it with the same options as `convo serve` (`websockets-sansio`,
-permessage-deflate offered). The relay reads its upstream from `BENCH_UPSTREAM`. Prints
-`serving on http://127.0.0.1:PORT` once accepting connections.
+upgraded first); uvicorn runs it with the same options as `convo serve` (uvloop by default,
+`websockets-sansio`, permessage-deflate offered). The relay reads its upstream from
+`BENCH_UPSTREAM`. Prints `serving on http://127.0.0.1:PORT` once accepting connections.
 """
 
 from __future__ import annotations
@@ -121,7 +121,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--app", choices=["convo", "relay"], required=True)
     parser.add_argument("--server", choices=["uvicorn", "granian"], default="uvicorn")
-    parser.add_argument("--loop", choices=["asyncio", "uvloop"], default="asyncio")
+    parser.add_argument("--loop", choices=["asyncio", "uvloop"], default="uvloop")
     parser.add_argument("--http", choices=["h11", "httptools"], default="h11")
     parser.add_argument("--port", type=int, default=0)
     args = parser.parse_args()

@@ -271,7 +271,8 @@ class _Turn:
         self._answered = bool(self._reply.content)
         self._writes = writes
         self._queue: asyncio.Queue[_Item]
-        self._wake: asyncio.TimerHandle | None = None
+        self._wake: asyncio.Handle | None = None
+        self._wake_at = 0.0
 
     async def until_done(self, queue: asyncio.Queue[_Item]) -> str:
         """Handle events until the turn's end. A quiet stream is woken by one timer, armed for
@@ -298,12 +299,15 @@ class _Turn:
                 self._wake.cancel()
 
     def _arm_wake(self) -> None:
+        # The deadline is kept here: for a time already past, uvloop's call_at returns a plain
+        # Handle, which has no when().
         loop = asyncio.get_running_loop()
         at = loop.time() + self._quiet_limit()
-        if self._wake is None or self._wake.when() > at:
+        if self._wake is None or self._wake_at > at:
             if self._wake is not None:
                 self._wake.cancel()
             self._wake = loop.call_at(at, self._woken)
+            self._wake_at = at
 
     def _woken(self) -> None:
         self._wake = None

@@ -9,6 +9,7 @@ from typing import Any
 from uuid import UUID
 
 import pytest
+import uvloop
 
 from application.agent_event_processor import AgentReplyPolicy
 from application.agent_reply_recorder import AgentReplyRecorder
@@ -156,3 +157,17 @@ async def test_a_quiet_turn_with_nothing_new_writes_only_to_renew_its_lease(
     world.gateway.release.set()
     await job
     assert (await world.stored_message(accepted.reply_id)).content == "1 2 3 4 5 "
+
+
+def test_a_turn_streams_and_writes_on_uvloop(world: World) -> None:
+    """uvloop, the loop `convo serve` runs on, hands out a plain Handle, not a TimerHandle,
+    for a wake-up whose time has already come (a write due at once)."""
+
+    async def scenario() -> str:
+        policy = AgentReplyPolicy(flush=FlushPolicy(0.0, 1), group_window_s=0)
+        accepted = await agent_search(world, 20, policy)
+        await world.background.run_all()
+        return (await world.stored_message(accepted.reply_id)).content
+
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        assert runner.run(scenario()) == "".join(f"{n} " for n in range(1, 21))

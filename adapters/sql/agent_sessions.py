@@ -109,6 +109,22 @@ def _versioned_update(columns: Sequence[str]) -> Update:
 # Built once: a session is saved at every coalesced write of a streaming reply, and building
 # the statement cost more than running it (benchmarks/live_agent_relay.py, docs/performance.md).
 _SAVE = _versioned_update(_STATE_COLUMNS)
+_ADDED_COLUMNS = (*_STATE_COLUMNS, "id", "conversation_id", "profile_name", "created_at", "version")
+_ADD = insert(conversation_agent_sessions).values(
+    {name: bindparam(f"b_{name}") for name in _ADDED_COLUMNS}
+)
+_QUESTION_COLUMNS = ("text", "choices", "asked_at", "expires_at", "answered_at", "answer")
+_UPDATE_QUESTION = (
+    update(agent_pending_questions)
+    .where(
+        _q.session_id == bindparam("b_session_id"),
+        _q.question_id == bindparam("b_question_id"),
+    )
+    .values({name: bindparam(f"b_{name}") for name in _QUESTION_COLUMNS})
+)
+_ADD_QUESTION = insert(agent_pending_questions).values(
+    {name: bindparam(f"b_{name}") for name in ("session_id", "question_id", *_QUESTION_COLUMNS)}
+)
 
 _PROGRESS_COLUMNS = ("agent_session_id", "last_interaction_at", "last_event_id", "turn_lease_until")
 _SAVE_PROGRESS = _versioned_update(_PROGRESS_COLUMNS)
@@ -176,7 +192,7 @@ class SqlAgentSessionRepository(AgentSessionRepository):
             "version": session.version,
         }
         try:
-            await self._connection.execute(insert(conversation_agent_sessions).values(values))
+            await self._connection.execute(_ADD, {f"b_{k}": v for k, v in values.items()})
         except IntegrityError as error:
             if is_unique_violation(error):
                 raise LiveSessionExists(str(session.conversation_id)) from error
@@ -262,24 +278,18 @@ class SqlAgentSessionRepository(AgentSessionRepository):
         if question is None:
             return
         values = {
-            "text": question.text,
-            "choices": list(question.choices),
-            "asked_at": question.asked_at,
-            "expires_at": question.expires_at,
-            "answered_at": question.answered_at,
-            "answer": question.answer,
+            "b_session_id": session.id,
+            "b_question_id": question.question_id,
+            "b_text": question.text,
+            "b_choices": list(question.choices),
+            "b_asked_at": question.asked_at,
+            "b_expires_at": question.expires_at,
+            "b_answered_at": question.answered_at,
+            "b_answer": question.answer,
         }
-        result = await self._connection.execute(
-            update(agent_pending_questions)
-            .where(_q.session_id == session.id, _q.question_id == question.question_id)
-            .values(values)
-        )
+        result = await self._connection.execute(_UPDATE_QUESTION, values)
         if result.rowcount == 0:
-            await self._connection.execute(
-                insert(agent_pending_questions).values(
-                    values | {"session_id": session.id, "question_id": question.question_id}
-                )
-            )
+            await self._connection.execute(_ADD_QUESTION, values)
 
     async def complete_idle(self, idle_since: datetime, now: datetime) -> int:
         result = await self._connection.execute(

@@ -4,6 +4,9 @@ These may happen in a process whose live bus has never seen the conversation (af
 in the scheduler), so each raises the conversation's numbering to the stored floor first.
 """
 
+from collections.abc import Mapping
+from uuid import UUID
+
 from application.live import LiveEvent, message_created, message_finished
 from application.ports.live_events import LiveEvents
 from application.ports.unit_of_work import UnitOfWorkFactory
@@ -22,6 +25,14 @@ async def announce_new(
     for message in messages:
         event = await live.publish(message_created(message))
         seqs[message.id] = event.seq
+    await remember_seqs(uow, seqs)
+
+
+async def remember_seqs(uow: UnitOfWorkFactory, seqs: Mapping[UUID, int]) -> None:
+    """Store which event each message last reflects (never lowering it), for clients that
+    catch up from the database."""
+    if not seqs:
+        return
     async with uow() as tx:
         await tx.messages.record_event_seqs(seqs)
         await tx.commit()
@@ -43,6 +54,4 @@ async def fail_reply(uow: UnitOfWorkFactory, live: LiveEvents, reply: Message, r
         await tx.messages.save_progress(reply)
         await tx.commit()
     event = await publish_anew(live, uow, message_finished(reply, reason))
-    async with uow() as tx:
-        await tx.messages.record_event_seqs({reply.id: event.seq})
-        await tx.commit()
+    await remember_seqs(uow, {reply.id: event.seq})

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from application.announce import remember_seqs
 from application.live import message_finished
 from application.ports.clock import Clock
 from application.ports.live_events import RESTART_MARGIN, LiveEvents
@@ -117,7 +118,5 @@ class ReplyRecorder:
     async def announce_end(self, live: LiveEvents, reason: str | None = None) -> None:
         event = await live.publish(message_finished(self.reply, reason))
         self.note(event.seq)
-        async with self._uow() as uow:
-            await uow.messages.record_event_seqs({self.reply.id: event.seq})
-            await uow.commit()
+        await remember_seqs(self._uow, {self.reply.id: event.seq})
         self._dirty = False

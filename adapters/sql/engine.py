@@ -39,7 +39,8 @@ def _check_on_checkout(engine: AsyncEngine) -> None:
     silently, is pinged first with one simple query. SQLAlchemy's `pool_pre_ping` would
     ping every checkout with three round trips (a transaction begun, `;`, rolled back): a
     seventh of the CPU of an agent turn's start. Raising DisconnectionError makes the pool
-    discard the connection and check out another.
+    discard the connection and check out another. Not caught: a connection the server closed
+    in the instant before its checkout, before the loop read its end.
     """
 
     @event.listens_for(engine.sync_engine, "connect")

@@ -10,7 +10,7 @@ from typing import Any
 
 import asyncpg
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.sql import engine as engine_module
@@ -78,9 +78,16 @@ async def test_a_pooled_connection_the_server_dropped_is_replaced_before_use(
     engine = create_engine(postgres_url, pool_size=1)
     admin = create_engine(postgres_url)
     engines += [engine, admin]
+    returned: list[Any] = []
+    event.listen(engine.sync_engine, "checkin", lambda dbapi, _record: returned.append(dbapi))
     pid = await backend_pid(engine)
 
     await drop(admin, pid)
+    # The loop reads the server's goodbye at once in practice; the test waits for it rather
+    # than race it (a connection dropped in the instant before its checkout is not noticed).
+    async with asyncio.timeout(10):
+        while not returned[-1].driver_connection.is_closed():
+            await asyncio.sleep(0.01)
 
     assert await backend_pid(engine) != pid
     assert pings.sent == 0  # known closed: replaced without a round trip

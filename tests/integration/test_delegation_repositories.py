@@ -334,3 +334,32 @@ async def test_the_progress_of_several_replies_is_saved_at_once(uow: UnitOfWorkF
     async with uow() as tx:
         stored = [await tx.messages.get(reply.id) for reply in replies]
     assert stored == replies
+
+
+async def test_a_group_write_never_lowers_a_seq_and_keeps_replies_without_agent_data(
+    uow: UnitOfWorkFactory,
+) -> None:
+    await conversation(uow)
+    by_model = Message.pending_reply(UUID(int=210), UUID(int=1), UUID(int=310), at(0), False)
+    by_agent = Message.pending_reply(UUID(int=211), UUID(int=1), UUID(int=311), at(1), True)
+    async with uow() as tx:
+        for n, reply in ((310, by_model), (311, by_agent)):
+            await tx.messages.add(Message.from_user(UUID(int=n), UUID(int=1), "q", at(0)))
+            await tx.messages.add(reply)
+        await tx.messages.record_event_seqs({by_model.id: 9, by_agent.id: 9})
+        await tx.commit()
+    by_model.append("partial")
+    by_model.event_seq = 4  # an older write's view: the stored seq stays
+    by_agent.append("more")
+    by_agent.event_seq = 12
+
+    async with uow() as tx:
+        await tx.messages.save_progress(by_model, by_agent)
+        await tx.commit()
+
+    async with uow() as tx:
+        model_reply, agent_reply = [await tx.messages.get(m.id) for m in (by_model, by_agent)]
+    assert model_reply is not None and agent_reply is not None
+    assert (model_reply.content, model_reply.event_seq, model_reply.agent) == ("partial", 9, None)
+    assert (agent_reply.content, agent_reply.event_seq) == ("more", 12)
+    assert agent_reply.agent == by_agent.agent

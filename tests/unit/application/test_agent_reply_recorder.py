@@ -38,6 +38,25 @@ async def agent_search(
     )
 
 
+class WriteRequests:
+    """How many writes turns asked `ReplyWrites` for."""
+
+    count = 0
+
+
+@pytest.fixture
+def asked(monkeypatch: pytest.MonkeyPatch) -> WriteRequests:
+    seen = WriteRequests()
+    request = ReplyWrites.request
+
+    def counted(self: ReplyWrites, recorder: AgentReplyRecorder) -> asyncio.Future[None]:
+        seen.count += 1
+        return request(self, recorder)
+
+    monkeypatch.setattr(ReplyWrites, "request", counted)
+    return seen
+
+
 async def test_a_turn_reads_its_session_once_however_often_it_writes(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -86,7 +105,7 @@ async def test_text_waiting_while_the_agent_is_quiet_is_written_once_its_interva
 
 
 async def test_a_quiet_stream_does_not_ask_again_for_a_write_under_way(
-    world: World, monkeypatch: pytest.MonkeyPatch
+    world: World, monkeypatch: pytest.MonkeyPatch, asked: WriteRequests
 ) -> None:
     """While its write waits on a slow database, a quiet turn wakes once an interval, not in a
     loop of wake-ups that each ask for the same write."""
@@ -97,16 +116,7 @@ async def test_a_quiet_stream_does_not_ask_again_for_a_write_under_way(
         await gate.wait()
         await save(self, *messages)
 
-    asked = 0
-    request = ReplyWrites.request
-
-    def counted(self: ReplyWrites, recorder: AgentReplyRecorder) -> asyncio.Future[None]:
-        nonlocal asked
-        asked += 1
-        return request(self, recorder)
-
     monkeypatch.setattr(FakeMessageRepository, "save_progress", slow)
-    monkeypatch.setattr(ReplyWrites, "request", counted)
     policy = AgentReplyPolicy(flush=FlushPolicy(0.05, 10_000), group_window_s=0)
     accepted = await agent_search(world, 5, policy, hold_after=3)
     job = asyncio.ensure_future(world.background.run_all())
@@ -115,7 +125,7 @@ async def test_a_quiet_stream_does_not_ask_again_for_a_write_under_way(
     for _ in range(50):  # ten intervals, the write held all along
         world.clock.advance(0.01)
         await asyncio.sleep(0.01)
-    assert 1 <= asked <= 12
+    assert 1 <= asked.count <= 12
 
     gate.set()
     world.gateway.release.set()
@@ -124,19 +134,10 @@ async def test_a_quiet_stream_does_not_ask_again_for_a_write_under_way(
 
 
 async def test_a_quiet_turn_with_nothing_new_writes_only_to_renew_its_lease(
-    world: World, monkeypatch: pytest.MonkeyPatch
+    world: World, asked: WriteRequests
 ) -> None:
     """A tool call or a long thought leaves the stream quiet for seconds: the turn writes when
     a third of its lease has passed, not every flush interval."""
-    asked = 0
-    request = ReplyWrites.request
-
-    def counted(self: ReplyWrites, recorder: AgentReplyRecorder) -> asyncio.Future[None]:
-        nonlocal asked
-        asked += 1
-        return request(self, recorder)
-
-    monkeypatch.setattr(ReplyWrites, "request", counted)
     lease = timedelta(seconds=0.6)  # renewed every 0.2 s
     policy = AgentReplyPolicy(flush=FlushPolicy(0.02, 10_000), group_window_s=0, lease=lease)
     accepted = await agent_search(world, 5, policy, hold_after=3)
@@ -146,13 +147,13 @@ async def test_a_quiet_turn_with_nothing_new_writes_only_to_renew_its_lease(
         while (await world.stored_message(accepted.reply_id)).content != "1 2 3 ":
             world.clock.advance(0.005)
             await asyncio.sleep(0.005)
-    asked, commits = 0, world.store.tables.commits
+    asked.count, commits = 0, world.store.tables.commits
 
     for _ in range(100):  # a quiet second: fifty flush intervals, five renewals
         world.clock.advance(0.01)
         await asyncio.sleep(0.01)
 
-    assert 3 <= asked <= 7
+    assert 3 <= asked.count <= 7
     assert 3 <= world.store.tables.commits - commits <= 7
     world.gateway.release.set()
     await job

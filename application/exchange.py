@@ -20,8 +20,7 @@ async def add_exchange(
     its stored messages reflect), for announcing them."""
     message = Message.from_user(ids.new_id(), conversation.id, content, now)
     reply = Message.pending_reply(ids.new_id(), conversation.id, message.id, now, by_agent)
-    await uow.messages.add(message, idempotency_key=idempotency_key)
-    await uow.messages.add(reply)
+    await uow.messages.add_with_reply(message, reply, idempotency_key)
     conversation.touch(now)
     await uow.conversations.save(conversation)
     return message, reply, await uow.messages.max_event_seq(conversation.id)

@@ -91,6 +91,21 @@ def _progress_arrays(messages: Sequence[Message]) -> dict[str, list[Any]]:
     }
 
 
+def _added(message: Message, idempotency_key: str | None) -> dict[str, Any]:
+    return {
+        "b_id": message.id,
+        "b_conversation_id": message.conversation_id,
+        "b_role": message.role.value,
+        "b_content": message.content,
+        "b_status": message.status.value,
+        "b_created_at": message.created_at,
+        "b_reply_to_id": message.reply_to,
+        "b_idempotency_key": idempotency_key,
+        "b_event_seq": message.event_seq,
+        "b_agent": _agent_to_json(message.agent),
+    }
+
+
 def message_from_row(row: Row) -> Message:
     return Message(
         id=row.id,
@@ -161,18 +176,17 @@ class SqlMessageRepository(MessageRepository):
         self._connection = connection
 
     async def add(self, message: Message, idempotency_key: str | None = None) -> None:
-        values = {
-            "b_id": message.id,
-            "b_conversation_id": message.conversation_id,
-            "b_role": message.role.value,
-            "b_content": message.content,
-            "b_status": message.status.value,
-            "b_created_at": message.created_at,
-            "b_reply_to_id": message.reply_to,
-            "b_idempotency_key": idempotency_key,
-            "b_event_seq": message.event_seq,
-            "b_agent": _agent_to_json(message.agent),
-        }
+        await self._add(_added(message, idempotency_key), idempotency_key)
+
+    async def add_with_reply(
+        self, message: Message, reply: Message, idempotency_key: str | None = None
+    ) -> None:
+        rows = [_added(message, idempotency_key), _added(reply, None)]
+        await self._add(rows, idempotency_key)
+
+    async def _add(
+        self, values: dict[str, Any] | list[dict[str, Any]], idempotency_key: str | None
+    ) -> None:
         try:
             await self._connection.execute(_ADD, values)
         except IntegrityError as error:

@@ -31,6 +31,13 @@ class MessageRepository(Protocol):
         """Store a new message; raises DuplicateIdempotencyKey at commit or before."""
         ...
 
+    async def add_with_reply(
+        self, message: Message, reply: Message, idempotency_key: str | None = None
+    ) -> None:
+        """Store a user's new message (under `idempotency_key`) and its reply in one round
+        trip; raises DuplicateIdempotencyKey at commit or before."""
+        ...
+
     async def get(self, message_id: UUID) -> Message | None: ...
 
     async def by_idempotency_key(self, conversation_id: UUID, key: str) -> Message | None: ...

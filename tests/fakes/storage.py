@@ -84,6 +84,12 @@ class FakeMessageRepository(MessageRepository):
             self._t.idempotency[key] = message.id
         self._t.messages[message.id] = copy.deepcopy(message)
 
+    async def add_with_reply(
+        self, message: Message, reply: Message, idempotency_key: str | None = None
+    ) -> None:
+        await self.add(message, idempotency_key)
+        await self.add(reply)
+
     async def get(self, message_id: UUID) -> Message | None:
         found = self._t.messages.get(message_id)
         return copy.deepcopy(found) if found else None

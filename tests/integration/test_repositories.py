@@ -135,6 +135,29 @@ async def test_an_idempotency_key_is_unique_within_its_conversation(uow: UnitOfW
         assert await tx.messages.get(UUID(int=12)) is None
 
 
+async def test_a_message_and_its_reply_are_stored_together_under_the_key(
+    uow: UnitOfWorkFactory,
+) -> None:
+    conversation = await add_conversation(uow, 1)
+    user = Message.from_user(UUID(int=20), conversation.id, "q", T0)
+    reply = Message.pending_reply(UUID(int=21), conversation.id, user.id, T0, True)
+    async with uow() as tx:
+        await tx.messages.add_with_reply(user, reply, "key")
+        await tx.commit()
+    again = Message.from_user(UUID(int=22), conversation.id, "q", T0)
+    with pytest.raises(DuplicateIdempotencyKey):
+        async with uow() as tx:
+            await tx.messages.add_with_reply(
+                again, Message.pending_reply(UUID(int=23), conversation.id, again.id, T0), "key"
+            )
+            await tx.commit()
+    async with uow() as tx:
+        assert await tx.messages.by_idempotency_key(conversation.id, "key") == user
+        assert await tx.messages.reply_to(user.id) == reply
+        assert await tx.messages.get(UUID(int=22)) is None
+        assert await tx.messages.get(UUID(int=23)) is None
+
+
 async def test_a_reply_is_found_from_its_user_message(uow: UnitOfWorkFactory) -> None:
     conversation = await add_conversation(uow, 1)
     [user] = await add_messages(uow, conversation, 1)

@@ -38,6 +38,15 @@ async def agent_search(
     )
 
 
+async def stored(world: World, reply_id: UUID, content: str) -> None:
+    """Let time pass, on the world's clock and the loop's alike, until the reply is stored
+    with `content`."""
+    async with asyncio.timeout(5):
+        while (await world.stored_message(reply_id)).content != content:
+            world.clock.advance(0.005)
+            await asyncio.sleep(0.005)
+
+
 class WriteRequests:
     """How many writes turns asked `ReplyWrites` for."""
 
@@ -92,10 +101,7 @@ async def test_text_waiting_while_the_agent_is_quiet_is_written_once_its_interva
     job = asyncio.ensure_future(world.background.run_all())
     await world.gateway.held.wait()
 
-    async with asyncio.timeout(5):
-        while (await world.stored_message(accepted.reply_id)).content != "1 2 3 ":
-            world.clock.advance(0.01)
-            await asyncio.sleep(0.01)
+    await stored(world, accepted.reply_id, "1 2 3 ")
     session = await world.live_session(accepted.message.conversation_id)
     assert session is not None and session.last_event_id == 3
 
@@ -143,10 +149,7 @@ async def test_a_quiet_turn_with_nothing_new_writes_only_to_renew_its_lease(
     accepted = await agent_search(world, 5, policy, hold_after=3)
     job = asyncio.ensure_future(world.background.run_all())
     await world.gateway.held.wait()
-    async with asyncio.timeout(5):
-        while (await world.stored_message(accepted.reply_id)).content != "1 2 3 ":
-            world.clock.advance(0.005)
-            await asyncio.sleep(0.005)
+    await stored(world, accepted.reply_id, "1 2 3 ")
     asked.count, commits = 0, world.store.tables.commits
 
     for _ in range(100):  # a quiet second: fifty flush intervals, five renewals

@@ -173,6 +173,11 @@ _LIVE_FOR = _WITH_QUESTION.where(
     _s.conversation_id == bindparam("b_conversation_id"), _s.status.in_(_LIVE)
 )
 _BY_AGENT_SESSION_ID = _WITH_QUESTION.where(_s.agent_session_id == bindparam("b_agent_id"))
+_LATEST_FOR = (
+    _WITH_QUESTION.where(_s.conversation_id == bindparam("b_conversation_id"))
+    .order_by(_s.created_at.desc(), _s.id.desc())
+    .limit(1)
+)
 
 
 class SqlAgentSessionRepository(AgentSessionRepository):
@@ -206,14 +211,7 @@ class SqlAgentSessionRepository(AgentSessionRepository):
         return await self._one(_LIVE_FOR, {"b_conversation_id": conversation_id})
 
     async def latest_for(self, conversation_id: UUID) -> AgentSession | None:
-        query = (
-            select(conversation_agent_sessions)
-            .where(_s.conversation_id == conversation_id)
-            .order_by(_s.created_at.desc(), _s.id.desc())
-            .limit(1)
-        )
-        row = (await self._connection.execute(query)).first()
-        return None if row is None else _session(row, await self._latest_question(row.id))
+        return await self._one(_LATEST_FOR, {"b_conversation_id": conversation_id})
 
     async def by_agent_session_id(self, agent_session_id: str) -> AgentSession | None:
         return await self._one(_BY_AGENT_SESSION_ID, {"b_agent_id": agent_session_id})
@@ -223,16 +221,6 @@ class SqlAgentSessionRepository(AgentSessionRepository):
         if row is None:
             return None
         return _session(row, None if row.question_id is None else _question(row))
-
-    async def _latest_question(self, session_id: UUID) -> PendingQuestion | None:
-        query = (
-            select(agent_pending_questions)
-            .where(_q.session_id == session_id)
-            .order_by(_q.asked_at.desc())
-            .limit(1)
-        )
-        row = (await self._connection.execute(query)).first()
-        return None if row is None else _question(row)
 
     async def save(self, session: AgentSession) -> None:
         state = {f"b_{name}": value for name, value in _state(session).items()}

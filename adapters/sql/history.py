@@ -5,6 +5,7 @@ from sqlalchemy import Integer, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.sql.messages import message_from_row
+from adapters.sql.rows import execute_rows
 from adapters.sql.tables import messages
 from application.ports.history import HistoryRepository
 from domain.messages import Message, MessageStatus
@@ -50,5 +51,4 @@ class SqlHistoryRepository(HistoryRepository):
             {"b_id": message_id, "b_count": count, "b_encoding": encoding}
             for message_id, count in counts.items()
         ]
-        if rows:
-            await self._connection.execute(_REMEMBER, rows if len(rows) > 1 else rows[0])
+        await execute_rows(self._connection, _REMEMBER, rows)

@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.sql.errors import is_unique_violation
+from adapters.sql.rows import execute_rows
 from adapters.sql.tables import messages
 from application.ports.repositories import DuplicateIdempotencyKey, MessageRepository
 from domain.messages import AgentReplyInfo, Message, MessageStatus, Role, ToolStatus, ToolUse
@@ -254,14 +255,13 @@ class SqlMessageRepository(MessageRepository):
             }
             for message in messages
         ]
-        if rows:
-            statement = _progress_statement(self._connection.dialect.name)
-            await self._connection.execute(statement, rows if len(rows) > 1 else rows[0])
+        await execute_rows(
+            self._connection, _progress_statement(self._connection.dialect.name), rows
+        )
 
     async def record_event_seqs(self, seqs: Mapping[UUID, int]) -> None:
         rows = [{"b_id": message_id, "b_seq": seq} for message_id, seq in seqs.items()]
-        if rows:
-            await self._connection.execute(_RAISE_EVENT_SEQ, rows if len(rows) > 1 else rows[0])
+        await execute_rows(self._connection, _RAISE_EVENT_SEQ, rows)
 
     async def max_event_seq(self, conversation_id: UUID) -> int:
         values = {"b_conversation_id": conversation_id}

@@ -50,7 +50,6 @@ class AgentReplyRecorder(ReplyRecorder):
         self._renew_s = lease.total_seconds() / 3
         self._last_event_id = 0
         self._agent_session_id: str | None = None
-        self._change: SessionChange | None = None
         self._written = session if session.turn_reply_id == reply.id else None
 
     def saw(self, event: AgentEvent) -> None:

@@ -1,3 +1,4 @@
+import asyncio
 from uuid import UUID
 
 import pytest
@@ -34,3 +35,33 @@ async def test_lagging_is_reported_once_even_if_asked_twice() -> None:
     queue.lag()
     with pytest.raises(SubscriberLagged):
         await anext(queue.events())
+
+
+async def test_a_waiting_reader_is_woken_by_the_next_offer() -> None:
+    queue = SubscriberQueue(10)
+    events = queue.events()
+    reading = asyncio.ensure_future(anext(events))
+    await asyncio.sleep(0)
+    assert not reading.done()
+    queue.offer(event(7))
+    assert (await asyncio.wait_for(reading, 1)).seq == 7
+
+
+async def test_a_waiting_reader_is_woken_to_learn_it_lagged() -> None:
+    queue = SubscriberQueue(10)
+    reading = asyncio.ensure_future(anext(queue.events()))
+    await asyncio.sleep(0)
+    queue.lag()
+    with pytest.raises(SubscriberLagged):
+        await asyncio.wait_for(reading, 1)
+
+
+async def test_a_reader_cancelled_while_waiting_leaves_nothing_behind() -> None:
+    queue = SubscriberQueue(10)
+    reading = asyncio.ensure_future(anext(queue.events()))
+    await asyncio.sleep(0)
+    reading.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await reading
+    assert queue.offer(event(1))
+    assert (await anext(queue.events())).seq == 1

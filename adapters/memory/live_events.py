@@ -5,9 +5,36 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from uuid import UUID
 
-from application.live import LiveEvent
+from application.live import EventType, LiveEvent
 from application.ports.live_events import RESTART_MARGIN, LiveEvents
 from application.subscriber_queue import SubscriberQueue
+
+_Delta = tuple[int, UUID | None, str]
+"""A buffered `message.delta` as (seq, message_id, delta): the event most often held, kept in
+about half the memory of its envelope object and data dict (130 bytes against 245)."""
+
+
+def _held(event: LiveEvent) -> LiveEvent | _Delta:
+    if event.type == EventType.MESSAGE_DELTA and event.data.keys() == {"delta"}:
+        return event.seq, event.message_id, event.data["delta"]
+    return event
+
+
+def _seq(held: LiveEvent | _Delta) -> int:
+    return held[0] if isinstance(held, tuple) else held.seq
+
+
+def _restored(conversation_id: UUID, held: LiveEvent | _Delta) -> LiveEvent:
+    if isinstance(held, tuple):
+        seq, message_id, delta = held
+        return LiveEvent(
+            type=EventType.MESSAGE_DELTA,
+            conversation_id=conversation_id,
+            message_id=message_id,
+            seq=seq,
+            data={"delta": delta},
+        )
+    return held
 
 
 @dataclass(slots=True)
@@ -15,7 +42,7 @@ class _Channel:
     touched: float
     last_seq: int = 0
     counting: bool = False
-    buffer: deque[LiveEvent] = field(default_factory=deque)
+    buffer: deque[LiveEvent | _Delta] = field(default_factory=deque)
     subscribers: set[SubscriberQueue] = field(default_factory=set)
 
 
@@ -68,7 +95,7 @@ class InProcessLiveEvents(LiveEvents):
         channel.counting = True
         channel.last_seq += 1
         numbered = event.numbered(channel.last_seq)
-        channel.buffer.append(numbered)
+        channel.buffer.append(_held(numbered))
         if len(channel.buffer) > self._replay_size:
             channel.buffer.popleft()
         for queue in list(channel.subscribers):
@@ -90,12 +117,16 @@ class InProcessLiveEvents(LiveEvents):
         channel = self._channel(conversation_id)
         if since >= channel.last_seq:
             return []
-        if not channel.buffer or channel.buffer[0].seq > since + 1:
+        if not channel.buffer or _seq(channel.buffer[0]) > since + 1:
             return None
-        return [event for event in channel.buffer if event.seq > since]
+        return self._after(conversation_id, channel, since)
 
     async def held_after(self, conversation_id: UUID, since: int) -> Sequence[LiveEvent]:
-        return [event for event in self._channel(conversation_id).buffer if event.seq > since]
+        return self._after(conversation_id, self._channel(conversation_id), since)
+
+    @staticmethod
+    def _after(conversation_id: UUID, channel: _Channel, since: int) -> list[LiveEvent]:
+        return [_restored(conversation_id, held) for held in channel.buffer if _seq(held) > since]
 
     async def prune(self) -> int:
         cutoff = self._clock() - self._retention_s

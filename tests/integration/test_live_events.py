@@ -6,18 +6,30 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 from uuid import UUID
 
+import msgspec
 import pytest
 from redis.asyncio import Redis
 
 from adapters.memory.live_events import InProcessLiveEvents
 from adapters.redis.live_events import RedisLiveEvents
-from application.live import LiveEvent
+from application.live import EventType, LiveEvent
 from application.ports.live_events import RESTART_MARGIN, LiveEvents, SubscriberLagged
 from tests.conftest import REDIS_URL
 
 CONVERSATION = UUID(int=1)
+encode = msgspec.json.Encoder().encode
 
 BusFactory = Callable[..., LiveEvents]
+
+
+def plain_delta(n: int) -> LiveEvent:
+    """A delta as replies publish it (buses may hold these in a compact form)."""
+    return LiveEvent(
+        type=EventType.MESSAGE_DELTA,
+        conversation_id=CONVERSATION,
+        message_id=UUID(int=99),
+        data={"delta": f"d{n}"},
+    )
 
 
 def event(n: int, conversation: UUID = CONVERSATION) -> LiveEvent:
@@ -82,12 +94,34 @@ async def test_subscribers_receive_what_is_published_after_they_subscribed(
     assert received[0].data == {"delta": "d1", "nested": {"n": 1}}
 
 
+async def test_replay_gives_back_every_kind_of_event_as_it_was_published(
+    make_bus: BusFactory,
+) -> None:
+    bus = make_bus()
+    kinds = [
+        plain_delta(0),
+        event(1),
+        LiveEvent(type=EventType.NOTICE, conversation_id=CONVERSATION, message_id=None),
+        LiveEvent(
+            type=EventType.MESSAGE_DELTA,
+            conversation_id=CONVERSATION,
+            message_id=UUID(int=98),
+            data={"delta": ""},
+        ),
+    ]
+    published = [await bus.publish(kind) for kind in kinds]
+    replayed = await bus.replay(CONVERSATION, 0)
+    assert replayed == published
+    assert [encode(e) for e in replayed or []] == [encode(e) for e in published]
+    assert await bus.held_after(CONVERSATION, 1) == published[1:]
+
+
 async def test_replay_covers_a_gap_inside_the_buffer_and_says_none_beyond_it(
     make_bus: BusFactory,
 ) -> None:
     bus = make_bus(replay_size=3)
     for n in range(5):
-        await bus.publish(event(n))
+        await bus.publish(event(n) if n % 2 else plain_delta(n))
     assert [e.seq for e in await bus.replay(CONVERSATION, 2) or []] == [3, 4, 5]
     assert await bus.replay(CONVERSATION, 1) is None
     assert await bus.replay(CONVERSATION, 5) == []

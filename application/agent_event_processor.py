@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import suppress
@@ -22,6 +21,7 @@ from application.agent_failures import (
 )
 from application.agent_reply_recorder import AgentReplyRecorder, TurnTakenOver
 from application.agent_sessions import AgentTurn
+from application.handoff import Handoff
 from application.live import EventType, about_reply, message_created, message_delta
 from application.ports.agent_gateway import AgentGatewayError, AgentStreamLost
 from application.ports.clock import Clock
@@ -151,7 +151,7 @@ class AgentEventProcessor:
         await self.run(turn, reply, resumed=True)
 
     async def _consume(self, turn: AgentTurn, recorder: AgentReplyRecorder) -> str:
-        queue: asyncio.Queue[_Item] = asyncio.Queue(self._policy.queue_size)
+        queue: Handoff[_Item] = Handoff(self._policy.queue_size)
         reader = asyncio.ensure_future(_read(turn.events, queue))
         handler = _Turn(
             turn,
@@ -184,7 +184,7 @@ class AgentEventProcessor:
             await asyncio.gather(reader, return_exceptions=True)
 
 
-async def _read(events: AsyncIterator[AgentEvent], queue: asyncio.Queue[_Item]) -> None:
+async def _read(events: AsyncIterator[AgentEvent], queue: Handoff[_Item]) -> None:
     try:
         async for event in events:
             await queue.put(event)
@@ -270,11 +270,11 @@ class _Turn:
         self._tools_started: dict[str, float] = {}
         self._answered = bool(self._reply.content)
         self._writes = writes
-        self._queue: asyncio.Queue[_Item]
+        self._queue: Handoff[_Item]
         self._wake: asyncio.Handle | None = None
         self._wake_at = 0.0
 
-    async def until_done(self, queue: asyncio.Queue[_Item]) -> str:
+    async def until_done(self, queue: Handoff[_Item]) -> str:
         """Handle events until the turn's end. A quiet stream is woken by one timer, armed for
         when the reply next falls due for a write and moved only when that comes sooner: events
         flowing cost no timer each. A wake-up only asks whether a write is due."""
@@ -312,8 +312,7 @@ class _Turn:
     def _woken(self) -> None:
         self._wake = None
         # A full queue needs no wake-up: its next item is already waiting.
-        with contextlib.suppress(asyncio.QueueFull):
-            self._queue.put_nowait(_QUIET)
+        self._queue.offer(_QUIET)
 
     def _quiet_limit(self) -> float:
         """How long to wait for the next event: until the reply falls due for a write, or, while

@@ -26,15 +26,18 @@ async def backend_pid(engine: AsyncEngine) -> int:
 
 async def drop(engine: AsyncEngine, pid: int) -> None:
     """Terminate the server process behind a pooled connection, as a restart would, and wait
-    until it is gone."""
+    until it is gone. Each look is its own transaction: within one, PostgreSQL shows the same
+    snapshot of pg_stat_activity every time."""
     async with engine.connect() as connection:
         await connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        await connection.commit()
         async with asyncio.timeout(10):
             while (
                 await connection.execute(
                     text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"), {"pid": pid}
                 )
             ).scalar_one():
+                await connection.commit()
                 await asyncio.sleep(0.01)
 
 

@@ -21,6 +21,7 @@ from application.agent_failures import (
 )
 from application.agent_reply_recorder import AgentReplyRecorder, TurnTakenOver
 from application.agent_sessions import AgentTurn
+from application.event_seqs import EventSeqs
 from application.handoff import Handoff
 from application.live import EventType, about_reply, message_created, message_delta
 from application.ports.agent_gateway import AgentGatewayError, AgentStreamLost
@@ -108,6 +109,7 @@ class AgentEventProcessor:
         clock: Clock,
         ids: IdGenerator,
         live: LiveEvents,
+        event_seqs: EventSeqs,
         metrics: Metrics,
         policy: AgentReplyPolicy,
         overrides: OverrideSource,
@@ -116,6 +118,7 @@ class AgentEventProcessor:
         self._clock = clock
         self._ids = ids
         self._live = live
+        self._event_seqs = event_seqs
         self._metrics = metrics
         self._policy = policy
         self._overrides = overrides
@@ -130,7 +133,13 @@ class AgentEventProcessor:
         """Consume `turn` into `reply` (a streaming reply this turn owns). A `resumed` turn
         first republishes the reply as stored, which clients apply in place of what they had."""
         recorder = AgentReplyRecorder(
-            reply, turn.session, self._uow, self._clock, self._policy.flush, self._policy.lease
+            reply,
+            turn.session,
+            self._uow,
+            self._event_seqs,
+            self._clock,
+            self._policy.flush,
+            self._policy.lease,
         )
         if reply.agent is not None:
             reply.agent.session_id = turn.session.id

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 from application.agent_sessions import ATTEMPTS
 from application.errors import SessionContention
+from application.event_seqs import EventSeqs
 from application.ports.agent_sessions import StaleAgentSession
 from application.ports.clock import Clock
 from application.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
@@ -40,11 +41,12 @@ class AgentReplyRecorder(ReplyRecorder):
         reply: Message,
         session: AgentSession,
         uow: UnitOfWorkFactory,
+        event_seqs: EventSeqs,
         clock: Clock,
         policy: FlushPolicy,
         lease: timedelta,
     ) -> None:
-        super().__init__(reply, uow, clock, policy)
+        super().__init__(reply, uow, event_seqs, clock, policy)
         self.session_id = session.id
         self._lease = lease
         self._renew_s = lease.total_seconds() / 3

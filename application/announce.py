@@ -4,9 +4,11 @@ These may happen in a process whose live bus has never seen the conversation (af
 in the scheduler), so each raises the conversation's numbering to the stored floor first.
 """
 
+import asyncio
 from collections.abc import Mapping
 from uuid import UUID
 
+from application.event_seqs import EventSeqs
 from application.live import LiveEvent, message_created, message_finished
 from application.ports.live_events import LiveEvents
 from application.ports.unit_of_work import UnitOfWorkFactory
@@ -14,23 +16,24 @@ from domain.messages import Message
 
 
 async def announce_new(
-    live: LiveEvents, uow: UnitOfWorkFactory, floor: int, *messages: Message
-) -> None:
+    live: LiveEvents, event_seqs: EventSeqs, floor: int, *messages: Message
+) -> asyncio.Future[None]:
     """Publish newly stored messages as `message.created`, numbered above `floor` (the seq the
-    stored conversation already reflects), then remember which events they reflect."""
-    if not messages:
-        return
-    await live.ensure_seq_at_least(messages[0].conversation_id, floor)
+    stored conversation already reflects). Returns the storing of which events they reflect,
+    under way: await it (work that need not wait for it may start first)."""
     seqs = {}
+    if messages:
+        await live.ensure_seq_at_least(messages[0].conversation_id, floor)
     for message in messages:
         event = await live.publish(message_created(message))
         seqs[message.id] = event.seq
-    await remember_seqs(uow, seqs)
+    return event_seqs.request(seqs)
 
 
 async def remember_seqs(uow: UnitOfWorkFactory, seqs: Mapping[UUID, int]) -> None:
     """Store which event each message last reflects (never lowering it), for clients that
-    catch up from the database."""
+    catch up from the database, in a transaction of its own (the rare paths; the paths of
+    every turn go through EventSeqs)."""
     if not seqs:
         return
     async with uow() as tx:

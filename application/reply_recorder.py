@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from application.announce import remember_seqs
+from application.event_seqs import EventSeqs
 from application.live import message_finished
 from application.ports.clock import Clock
 from application.ports.live_events import RESTART_MARGIN, LiveEvents
@@ -38,10 +38,16 @@ class ReplyRecorder:
     """
 
     def __init__(
-        self, reply: Message, uow: UnitOfWorkFactory, clock: Clock, policy: FlushPolicy
+        self,
+        reply: Message,
+        uow: UnitOfWorkFactory,
+        event_seqs: EventSeqs,
+        clock: Clock,
+        policy: FlushPolicy,
     ) -> None:
         self.reply = reply
         self._uow = uow
+        self._event_seqs = event_seqs
         self._clock = clock
         self._policy = policy
         self._pending_chars = 0
@@ -118,5 +124,5 @@ class ReplyRecorder:
     async def announce_end(self, live: LiveEvents, reason: str | None = None) -> None:
         event = await live.publish(message_finished(self.reply, reason))
         self.note(event.seq)
-        await remember_seqs(self._uow, {self.reply.id: event.seq})
+        await self._event_seqs.store({self.reply.id: event.seq})
         self._dirty = False

@@ -1,6 +1,7 @@
 import asyncio
 import logging
 
+from application.event_seqs import EventSeqs
 from application.live import message_delta
 from application.ports.chat_model import ChatModel, ChatModelError
 from application.ports.clock import Clock
@@ -34,6 +35,7 @@ class ProduceLlmReply:
         uow: UnitOfWorkFactory,
         clock: Clock,
         live: LiveEvents,
+        event_seqs: EventSeqs,
         model: ChatModel,
         policy: FlushPolicy,
         history_limit: int,
@@ -42,6 +44,7 @@ class ProduceLlmReply:
         self._uow = uow
         self._clock = clock
         self._live = live
+        self._event_seqs = event_seqs
         self._model = model
         self._policy = policy
         self._history_limit = history_limit
@@ -53,7 +56,7 @@ class ProduceLlmReply:
             history = await uow.messages.latest(job.conversation_id, self._history_limit)
         if reply is None or not reply.is_streaming:
             return
-        recorder = ReplyRecorder(reply, self._uow, self._clock, self._policy)
+        recorder = ReplyRecorder(reply, self._uow, self._event_seqs, self._clock, self._policy)
         turns = [ChatTurn(message.role, message.content) for message in history]
         started = self._clock.monotonic()
         try:

@@ -5,6 +5,7 @@ from uuid import UUID
 
 from application.announce import announce_new
 from application.errors import AgentBusy, IdempotencyKeyReused
+from application.event_seqs import EventSeqs
 from application.exchange import add_exchange
 from application.ports.background import BackgroundWork
 from application.ports.clock import Clock
@@ -83,6 +84,7 @@ class SendMessage:
         clock: Clock,
         ids: IdGenerator,
         live: LiveEvents,
+        event_seqs: EventSeqs,
         background: BackgroundWork,
         route: RouteMessage,
         produce_reply: ReplyProducer,
@@ -93,6 +95,7 @@ class SendMessage:
         self._clock = clock
         self._ids = ids
         self._live = live
+        self._event_seqs = event_seqs
         self._background = background
         self._route = route
         self._produce_reply = produce_reply
@@ -114,8 +117,11 @@ class SendMessage:
             return first
         if isinstance(stored, MessageAccepted):
             return stored
-        await announce_new(self._live, self._uow, stored.floor, stored.message, stored.reply)
+        seqs_stored = await announce_new(
+            self._live, self._event_seqs, stored.floor, stored.message, stored.reply
+        )
         self._submit(command, stored)
+        await seqs_stored
         return MessageAccepted(stored.message, stored.reply.id, stored.decision.route)
 
     async def _store(

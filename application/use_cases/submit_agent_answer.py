@@ -5,6 +5,7 @@ from uuid import UUID
 
 from application.agent_sessions import AgentTurn
 from application.announce import announce_new
+from application.event_seqs import EventSeqs
 from application.exchange import add_exchange
 from application.ports.background import BackgroundWork
 from application.ports.clock import Clock
@@ -45,11 +46,13 @@ class SubmitAgentAnswer:
         clock: Clock,
         ids: IdGenerator,
         live: LiveEvents,
+        event_seqs: EventSeqs,
         background: BackgroundWork,
         answer: AnswerAgentQuestion,
         continue_turn: TurnContinuer,
     ) -> None:
         self._uow = uow
+        self._event_seqs = event_seqs
         self._clock = clock
         self._ids = ids
         self._live = live
@@ -73,11 +76,12 @@ class SubmitAgentAnswer:
             again = await self._earlier(command)
             assert again is not None
             return again
-        await announce_new(self._live, self._uow, floor, message, reply)
+        seqs_stored = await announce_new(self._live, self._event_seqs, floor, message, reply)
         turn = outcome.turn
         self._background.submit(
             str(command.conversation_id), lambda: self._continue_turn(turn, reply.id)
         )
+        await seqs_stored
         return MessageAccepted(message, reply.id, Route.AGENT)
 
     async def _earlier(self, command: AnswerCommand) -> MessageAccepted | None:

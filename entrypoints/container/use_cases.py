@@ -8,6 +8,7 @@ from dependency_injector import containers, providers
 
 from application.agent_availability import AgentAvailability
 from application.agent_event_processor import AgentEventProcessor, AgentReplyPolicy
+from application.event_seqs import EventSeqs
 from application.history_builder import HistoryBuilder
 from application.reply_recorder import FlushPolicy
 from application.use_cases.answer_agent_question import AnswerAgentQuestion
@@ -81,6 +82,7 @@ class UseCases(containers.DeclarativeContainer):
     infrastructure = providers.DependenciesContainer()
     adapters = providers.DependenciesContainer()
 
+    event_seqs = providers.Singleton(EventSeqs, uow=adapters.uow.provider)
     create_conversation = providers.Factory(
         CreateConversation,
         uow=adapters.uow.provider,
@@ -92,6 +94,7 @@ class UseCases(containers.DeclarativeContainer):
         uow=adapters.uow.provider,
         clock=infrastructure.clock,
         live=adapters.live,
+        event_seqs=event_seqs,
         model=adapters.chat_model,
         policy=providers.Callable(_flush_policy, settings),
         history_limit=settings.provided.llm_history_messages,
@@ -166,6 +169,7 @@ class UseCases(containers.DeclarativeContainer):
         clock=infrastructure.clock,
         ids=infrastructure.ids,
         live=adapters.live,
+        event_seqs=event_seqs,
         metrics=infrastructure.metrics,
         policy=providers.Callable(_agent_reply_policy, settings),
         overrides=adapters.routing_overrides,
@@ -188,6 +192,7 @@ class UseCases(containers.DeclarativeContainer):
         clock=infrastructure.clock,
         ids=infrastructure.ids,
         live=adapters.live,
+        event_seqs=event_seqs,
         background=adapters.background,
         route=route_message,
         produce_reply=produce_llm_reply.provided.execute,
@@ -200,6 +205,7 @@ class UseCases(containers.DeclarativeContainer):
         clock=infrastructure.clock,
         ids=infrastructure.ids,
         live=adapters.live,
+        event_seqs=event_seqs,
         background=adapters.background,
         answer=answer_agent_question,
         continue_turn=produce_agent_reply.provided.continue_turn,

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import cached_property
 from uuid import UUID
 
 from adapters.memory.live_events import InProcessLiveEvents
 from application.agent_event_processor import AgentEventProcessor, AgentReplyPolicy
 from application.agent_sessions import AgentTurn
+from application.event_seqs import EventSeqs
 from application.history_builder import HistoryBuilder
 from application.routing_cache import CachedOverrides, stored_overrides
 from application.use_cases.answer_agent_question import AnswerAgentQuestion
@@ -62,6 +64,11 @@ class Delegation:
     live: InProcessLiveEvents = field(default_factory=InProcessLiveEvents)
     reply_policy: AgentReplyPolicy = field(default_factory=AgentReplyPolicy)
 
+    @cached_property
+    def event_seqs(self) -> EventSeqs:
+        """One for the whole world, as the process has one."""
+        return EventSeqs(self.store.uow)
+
     def history(self) -> HistoryBuilder:
         return HistoryBuilder(self.counter, self.summarizer, self.policy, 500)
 
@@ -82,6 +89,7 @@ class Delegation:
             self.clock,
             self.ids,
             self.live,
+            self.event_seqs,
             self.metrics,
             self.reply_policy,
             self.cache(),

@@ -11,6 +11,7 @@ from uuid import UUID
 import pytest
 
 from application.agent_reply_recorder import AgentReplyRecorder, TurnTakenOver
+from application.event_seqs import EventSeqs
 from application.reply_recorder import FlushPolicy
 from application.reply_writes import ReplyWrites
 from domain.agent_events import AnswerChunk
@@ -40,7 +41,9 @@ async def streaming_turn(
         await tx.agent_sessions.add(session)
         await tx.commit()
     clock = clock or FakeClock(T0)
-    return AgentReplyRecorder(reply, session, store.uow, clock, FlushPolicy(), LEASE)
+    return AgentReplyRecorder(
+        reply, session, store.uow, EventSeqs(store.uow), clock, FlushPolicy(), LEASE
+    )
 
 
 def receive(recorder: AgentReplyRecorder, event_id: int, text: str) -> None:

@@ -1,0 +1,80 @@
+"""Which live event each message last reflects, stored by group commit."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from contextlib import suppress
+from uuid import UUID
+
+from application.ports.unit_of_work import UnitOfWorkFactory
+
+_Done = asyncio.Future[None]
+
+
+class EventSeqs:
+    """Stores `messages.event_seq` for the events announced by every conversation of the
+    process: what a client catching up from the database is told a message reflects.
+
+    Each new message and each reply's end is announced, then its seq stored. Asked while no
+    write is under way, the write starts at once (one transaction, as before); asked while one
+    is, the seqs join the next write, which starts when it ends. At low load nothing waits
+    longer; under a burst of turns a single transaction stores the seqs of all of them instead
+    of one each.
+    """
+
+    def __init__(self, uow: UnitOfWorkFactory) -> None:
+        self._uow = uow
+        self._next: dict[UUID, int] = {}
+        self._next_done: _Done | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def store(self, seqs: Mapping[UUID, int]) -> None:
+        """Store the seqs (never lowering one) and return once they are."""
+        await self.request(seqs)
+
+    def request(self, seqs: Mapping[UUID, int]) -> asyncio.Future[None]:
+        """Have the seqs stored by the next write; the future resolves once they are, or with
+        the write's error. Shielded, so that a caller giving up does not cancel the others."""
+        loop = asyncio.get_running_loop()
+        if not seqs:
+            done = loop.create_future()
+            done.set_result(None)
+            return done
+        for message_id, seq in seqs.items():
+            if seq > self._next.get(message_id, 0):
+                self._next[message_id] = seq
+        if self._next_done is None:
+            self._next_done = loop.create_future()
+        if self._task is None:
+            self._task = loop.create_task(self._run())
+        return asyncio.shield(self._next_done)
+
+    async def _run(self) -> None:
+        try:
+            while self._next:
+                seqs, done = self._next, self._next_done
+                self._next, self._next_done = {}, None
+                assert done is not None
+                try:
+                    async with self._uow() as tx:
+                        await tx.messages.record_event_seqs(seqs)
+                        await tx.commit()
+                except Exception as error:
+                    _resolve(done, error)
+                else:
+                    _resolve(done)
+        finally:
+            self._task = None
+            if self._next_done is not None:
+                self._next_done.cancel()
+                self._next_done = None
+            self._next = {}
+
+
+def _resolve(done: _Done, error: BaseException | None = None) -> None:
+    with suppress(asyncio.InvalidStateError):
+        if error is None:
+            done.set_result(None)
+        else:
+            done.set_exception(error)

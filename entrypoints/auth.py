@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Iterable
 
@@ -11,6 +12,7 @@ from domain.conversations import Owner, Principal
 
 ALGORITHMS = ["HS256"]
 DEFAULT_TTL_S = 12 * 3600
+VERIFIED_TOKENS = 4096
 
 
 class InvalidToken(Exception):
@@ -36,8 +38,20 @@ def issue_token(
     return jwt.encode(claims, secret, algorithm="HS256")
 
 
-def read_token(secret: str, token: str) -> Principal:
+def read_token(secret: str, token: str, now: float | None = None) -> Principal:
     """The caller a token names; InvalidToken with a reason safe to show otherwise."""
+    principal, expires = _verified(secret, token)
+    if (time.time() if now is None else now) >= expires:
+        raise InvalidToken("token expired")
+    return principal
+
+
+@functools.lru_cache(maxsize=VERIFIED_TOKENS)
+def _verified(secret: str, token: str) -> tuple[Principal, float]:
+    """The caller a token names and when it expires, verified once per token: a client sends
+    the same token with every request and socket, and checking its signature and claims is a
+    few per cent of an agent turn's CPU. Only valid tokens are kept (an exception is never
+    cached); `read_token` checks the expiry on every use."""
     try:
         claims = jwt.decode(
             token, secret, algorithms=ALGORITHMS, options={"require": ["exp", "sub"]}
@@ -52,7 +66,8 @@ def read_token(secret: str, token: str) -> Principal:
         raise InvalidToken("token lacks sub or org_id")
     if not isinstance(permissions, list) or not all(isinstance(p, str) for p in permissions):
         raise InvalidToken("token permissions must be a list of strings")
-    return Principal(Owner(org_id=org_id, user_id=user_id), frozenset(permissions))
+    owner = Owner(org_id=org_id, user_id=user_id)
+    return Principal(owner, frozenset(permissions)), float(claims["exp"])
 
 
 def _text(value: object) -> bool:

@@ -50,3 +50,18 @@ def test_an_unsigned_token_is_refused() -> None:
     body = jwt.utils.base64url_encode(b'{"sub":"a","org_id":"o","exp":9999999999}').decode()
     with pytest.raises(InvalidToken):
         read_token(SECRET, f"{header}.{body}.")
+
+
+def test_a_token_read_before_is_refused_once_it_has_expired() -> None:
+    token = issue_token(SECRET, "alice", "acme", ttl_s=60)
+    assert read_token(SECRET, token).owner.user_id == "alice"
+    with pytest.raises(InvalidToken, match="expired"):
+        read_token(SECRET, token, now=time.time() + 61)
+    assert read_token(SECRET, token).owner.user_id == "alice"
+
+
+def test_a_token_is_checked_against_the_secret_it_is_read_with() -> None:
+    token = issue_token(SECRET, "alice", "acme")
+    read_token(SECRET, token)
+    with pytest.raises(InvalidToken):
+        read_token("y" * 40, token)

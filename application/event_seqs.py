@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from contextlib import suppress
 from uuid import UUID
 
+from application.futures import resolve
 from application.ports.unit_of_work import UnitOfWorkFactory
 
 _Done = asyncio.Future[None]
@@ -61,20 +61,12 @@ class EventSeqs:
                         await tx.messages.record_event_seqs(seqs)
                         await tx.commit()
                 except Exception as error:
-                    _resolve(done, error)
+                    resolve(done, error)
                 else:
-                    _resolve(done)
+                    resolve(done)
         finally:
             self._task = None
             if self._next_done is not None:
                 self._next_done.cancel()
                 self._next_done = None
             self._next = {}
-
-
-def _resolve(done: _Done, error: BaseException | None = None) -> None:
-    with suppress(asyncio.InvalidStateError):
-        if error is None:
-            done.set_result(None)
-        else:
-            done.set_exception(error)

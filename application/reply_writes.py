@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from contextlib import suppress
 from itertools import islice
 from typing import NamedTuple
 
 from application.agent_reply_recorder import AgentReplyRecorder
+from application.futures import resolve
 from application.ports.unit_of_work import UnitOfWorkFactory
 from domain.agent_sessions import AgentSession
 from domain.messages import Message
@@ -84,7 +84,7 @@ class ReplyWrites:
             try:
                 progress = recorder.take_progress()
             except Exception as error:
-                _resolve(done, error)
+                resolve(done, error)
                 continue
             if progress is None:
                 alone.append((recorder, done))
@@ -96,9 +96,9 @@ class ReplyWrites:
             try:
                 await recorder.flush()
             except Exception as error:
-                _resolve(done, error)
+                resolve(done, error)
             else:
-                _resolve(done)
+                resolve(done)
 
     async def _write_together(self, taken: list[_Taken]) -> list[tuple[AgentReplyRecorder, _Done]]:
         """Write the taken values in one transaction; what comes back had a stale session."""
@@ -113,11 +113,11 @@ class ReplyWrites:
         except Exception as error:
             log.warning("a group of %d agent reply writes failed: %r", len(taken), error)
             for t in taken:
-                _resolve(t.done, error)
+                resolve(t.done, error)
             return []
         for t in saved:
             t.recorder.progress_written(t.session)
-            _resolve(t.done)
+            resolve(t.done)
         return [(t.recorder, t.done) for t in taken if t.session.id in stale_ids]
 
 
@@ -126,11 +126,3 @@ class _Taken(NamedTuple):
     session: AgentSession
     reply: Message
     done: _Done
-
-
-def _resolve(done: _Done, error: BaseException | None = None) -> None:
-    with suppress(asyncio.InvalidStateError):
-        if error is None:
-            done.set_result(None)
-        else:
-            done.set_exception(error)

@@ -1,0 +1,16 @@
+"""Resolving the futures that several waiters share."""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import suppress
+
+
+def resolve(done: asyncio.Future[None], error: BaseException | None = None) -> None:
+    """Resolve `done` with `error` or success, unless it is already done (cancelled by a
+    shutdown)."""
+    with suppress(asyncio.InvalidStateError):
+        if error is None:
+            done.set_result(None)
+        else:
+            done.set_exception(error)

@@ -15,7 +15,7 @@ about half the memory of its envelope object and data dict (130 bytes against 24
 
 
 def _held(event: LiveEvent) -> LiveEvent | _Delta:
-    if event.type == EventType.MESSAGE_DELTA and event.data.keys() == {"delta"}:
+    if event.type == EventType.MESSAGE_DELTA and len(event.data) == 1 and "delta" in event.data:
         return event.seq, event.message_id, event.data["delta"]
     return event
 

@@ -1,4 +1,4 @@
-"""Resolving the futures that several waiters share."""
+"""Resolving futures that something else may have resolved or cancelled first."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from contextlib import suppress
 
 def resolve(done: asyncio.Future[None], error: BaseException | None = None) -> None:
     """Resolve `done` with `error` or success, unless it is already done (cancelled by a
-    shutdown)."""
+    shutdown, or by the waiter giving up)."""
     with suppress(asyncio.InvalidStateError):
         if error is None:
             done.set_result(None)

@@ -6,6 +6,8 @@ import asyncio
 from collections import deque
 from typing import Generic, TypeVar
 
+from application.futures import resolve
+
 T = TypeVar("T")
 
 
@@ -65,5 +67,5 @@ class Handoff(Generic[T]):
 
 
 def _wake(waiter: asyncio.Future[None] | None) -> None:
-    if waiter is not None and not waiter.done():
-        waiter.set_result(None)
+    if waiter is not None:
+        resolve(waiter)

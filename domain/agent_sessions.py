@@ -145,6 +145,11 @@ class AgentSession:
     def turn_running(self) -> bool:
         return self.turn_started_at is not None
 
+    @property
+    def ready_for_turn(self) -> bool:
+        """A turn can begin now: no turn running and no question waiting."""
+        return self.status is SessionStatus.ACTIVE and not self.turn_running
+
     def bind(self, agent_session_id: str) -> None:
         """Record the id the Agent Service gave the session; it never changes afterwards."""
         if self.agent_session_id not in (None, agent_session_id):

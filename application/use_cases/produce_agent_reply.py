@@ -17,7 +17,11 @@ from application.ports.live_events import LiveEvents
 from application.ports.unit_of_work import UnitOfWorkFactory
 from application.use_cases.answer_agent_question import AnswerAgentQuestion, AnswerCommand
 from application.use_cases.end_agent_session import EndAgentSession, EndSessionCommand
-from application.use_cases.start_agent_turn import StartAgentTurn, StartTurnCommand
+from application.use_cases.start_agent_turn import (
+    ClaimedTurn,
+    StartAgentTurn,
+    StartTurnCommand,
+)
 from domain.agent_sessions import QuestionExpired, QuestionPending, TurnAlreadyRunning
 from domain.conversations import Principal
 from domain.errors import DomainError, IllegalTransition
@@ -29,7 +33,8 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True, slots=True)
 class AgentReplyJob:
     """An agent-bound message to answer: `input` is its text as routed (prefix stripped),
-    `answer_to` the pending question it answers, if any."""
+    `answer_to` the pending question it answers, if any, `claimed` its turn when the
+    transaction that stored the message also started the turn."""
 
     principal: Principal
     conversation_id: UUID
@@ -38,6 +43,12 @@ class AgentReplyJob:
     input: str
     action: TurnAction = TurnAction.START
     answer_to: str | None = None
+    claimed: ClaimedTurn | None = None
+
+    def start_command(self) -> StartTurnCommand:
+        return StartTurnCommand(
+            self.principal, self.conversation_id, self.message_id, self.reply_id, self.input
+        )
 
 
 class _Unanswerable(Exception):
@@ -58,8 +69,9 @@ class ProduceAgentReply:
     - a message meeting a question that is still pending answers it; one meeting a question
       that expired starts a fresh session;
     - the reply is claimed by the turn (its id and lease stored on the session: as the turn
-      starts, or as an answer resumes it) and the turn consumed by the AgentEventProcessor;
-      when no turn can start, the reply fails with a text fit for the user.
+      starts, possibly with the message, or as an answer resumes it) and the turn consumed by
+      the AgentEventProcessor; when no turn can start, the reply fails with a text fit for
+      the user.
     """
 
     def __init__(
@@ -87,6 +99,11 @@ class ProduceAgentReply:
         self._poll_s = poll_s
 
     async def execute(self, job: AgentReplyJob) -> None:
+        if job.claimed is not None:
+            turn = await self._start.send(job.start_command(), job.claimed)
+            assert turn.reply is not None, "a claim made with the message carries its reply"
+            await self._processor.run(turn, turn.reply)
+            return
         try:
             turn = await self._begin(job)
         except _Unanswerable as refusal:
@@ -119,9 +136,7 @@ class ProduceAgentReply:
         if job.action is TurnAction.INTERRUPT:
             await self._end.execute(EndSessionCommand(job.principal, job.conversation_id))
         deadline = self._clock.monotonic() + self._busy_wait.total_seconds()
-        command = StartTurnCommand(
-            job.principal, job.conversation_id, job.message_id, job.reply_id, job.input
-        )
+        command = job.start_command()
         while True:
             try:
                 return await self._start.execute(command)

@@ -7,7 +7,8 @@ from application.announce import announce_new
 from application.errors import AgentBusy, IdempotencyKeyReused
 from application.event_seqs import EventSeqs
 from application.exchange import add_exchange
-from application.ports.background import BackgroundWork
+from application.ports.agent_sessions import LiveSessionExists, StaleAgentSession
+from application.ports.background import BackgroundWork, Slot, Work
 from application.ports.clock import Clock
 from application.ports.ids import IdGenerator
 from application.ports.live_events import LiveEvents
@@ -16,6 +17,7 @@ from application.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from application.queries import owned_conversation
 from application.use_cases.produce_agent_reply import AgentReplyJob
 from application.use_cases.route_message import RouteCommand, RouteMessage
+from application.use_cases.start_agent_turn import ClaimedTurn, StartAgentTurn, StartTurnCommand
 from domain.agent_sessions import AgentSession, SessionStatus
 from domain.conversations import Principal
 from domain.errors import InvalidField
@@ -60,6 +62,7 @@ class _Stored:
     floor: int
     answer_to: str | None
     decision: RoutingDecision
+    claimed: ClaimedTurn | None
 
 
 class SendMessage:
@@ -75,7 +78,11 @@ class SendMessage:
     - the router decides agent or direct model; a message meeting a running turn under the
       `reject` policy is refused (AgentBusy) before anything is stored;
     - an agent-bound message while the agent waits for an answer is that answer;
-    - replies of one conversation are produced one after another, in the order sent.
+    - replies of one conversation are produced one after another, in the order sent;
+    - an agent-bound message that nothing runs or waits before (in this process, and a live
+      session ready for a turn, or none) starts its turn in the transaction that stores it,
+      so the job only sends it; if another instance starts one meanwhile, the message is
+      stored without, and its job waits for that turn like any queued message.
     """
 
     def __init__(
@@ -87,6 +94,7 @@ class SendMessage:
         event_seqs: EventSeqs,
         background: BackgroundWork,
         route: RouteMessage,
+        start: StartAgentTurn,
         produce_reply: ReplyProducer,
         produce_agent_reply: AgentReplyProducer,
         agent_available: Callable[[], bool] = lambda: True,
@@ -98,6 +106,7 @@ class SendMessage:
         self._event_seqs = event_seqs
         self._background = background
         self._route = route
+        self._start = start
         self._produce_reply = produce_reply
         self._produce_agent_reply = produce_agent_reply
         self._agent_available = agent_available
@@ -108,11 +117,20 @@ class SendMessage:
             command.principal, command.conversation_id, content, self._agent_available()
         )
         overrides = await self._route.overrides_for(routing)
+        slot = self._background.reserve(str(command.conversation_id))
         try:
-            stored = await self._store(command, routing, overrides)
+            return await self._accept(command, routing, overrides, slot)
+        finally:
+            slot.release()
+
+    async def _accept(
+        self, command: SendMessageCommand, routing: RouteCommand, overrides: Overrides, slot: Slot
+    ) -> MessageAccepted:
+        try:
+            stored = await self._store_claiming(command, routing, overrides, slot.first)
         except DuplicateIdempotencyKey:
             async with self._uow() as uow:
-                first = await self._replay(uow, command, content)
+                first = await self._replay(uow, command, routing.content)
             assert first is not None, "a duplicate key implies a stored message"
             return first
         if isinstance(stored, MessageAccepted):
@@ -120,16 +138,27 @@ class SendMessage:
         seqs_stored = await announce_new(
             self._live, self._event_seqs, stored.floor, stored.message, stored.reply
         )
-        self._submit(command, stored)
+        slot.fill(self._job(command, stored))
         await seqs_stored
         return MessageAccepted(stored.message, stored.reply.id, stored.decision.route)
 
+    async def _store_claiming(
+        self, command: SendMessageCommand, routing: RouteCommand, overrides: Overrides, claim: bool
+    ) -> MessageAccepted | _Stored:
+        if claim:
+            try:
+                return await self._store(command, routing, overrides, claim=True)
+            except (LiveSessionExists, StaleAgentSession):
+                pass  # another instance started a turn meanwhile
+        return await self._store(command, routing, overrides, claim=False)
+
     async def _store(
-        self, command: SendMessageCommand, routing: RouteCommand, overrides: Overrides
+        self, command: SendMessageCommand, routing: RouteCommand, overrides: Overrides, claim: bool
     ) -> MessageAccepted | _Stored:
         """In one transaction: the first result of a repeated request, or the routing decision
-        and the new message and reply with the conversation's seq floor. A refused message
-        leaves nothing stored."""
+        and the new message and reply with the conversation's seq floor, and with `claim` the
+        agent's turn started for the reply when it can start. A refused message leaves nothing
+        stored."""
         now = self._clock.now()
         async with self._uow() as uow:
             conversation = await owned_conversation(
@@ -145,9 +174,15 @@ class SendMessage:
             message, reply, floor = await add_exchange(
                 uow, self._ids, conversation, routing.content, now, key, by_agent
             )
+            claimed = None
+            if claim and by_agent and (session is None or session.ready_for_turn):
+                turn = StartTurnCommand(
+                    command.principal, conversation.id, message.id, reply.id, decision.content
+                )
+                claimed = await self._start.claim(uow, conversation, session, turn, reply)
             await uow.commit()
         answer_to = _waiting_question(session, now) if by_agent else None
-        return _Stored(message, reply, floor, answer_to, decision)
+        return _Stored(message, reply, floor, answer_to, decision, claimed)
 
     def _decide(
         self, routing: RouteCommand, session: AgentSession | None, overrides: Overrides
@@ -159,8 +194,7 @@ class SendMessage:
             raise InvalidField("content", "write the message after the agent command")
         return decision
 
-    def _submit(self, command: SendMessageCommand, stored: _Stored) -> None:
-        key = str(command.conversation_id)
+    def _job(self, command: SendMessageCommand, stored: _Stored) -> Work:
         message, reply, decision = stored.message, stored.reply, stored.decision
         if decision.route is Route.AGENT:
             job = AgentReplyJob(
@@ -171,11 +205,11 @@ class SendMessage:
                 decision.content,
                 decision.action or TurnAction.START,
                 stored.answer_to,
+                stored.claimed,
             )
-            self._background.submit(key, lambda: self._produce_agent_reply(job))
-            return
+            return lambda: self._produce_agent_reply(job)
         llm_job = ReplyJob(command.principal, command.conversation_id, message.id, reply.id)
-        self._background.submit(key, lambda: self._produce_reply(llm_job))
+        return lambda: self._produce_reply(llm_job)
 
     @staticmethod
     async def _replay(

@@ -11,7 +11,7 @@ from application.ports.agent_gateway import AgentGateway, AgentTurnRequest
 from application.ports.agent_sessions import LiveSessionExists, StaleAgentSession
 from application.ports.clock import Clock
 from application.ports.ids import IdGenerator
-from application.ports.unit_of_work import UnitOfWorkFactory
+from application.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from application.queries import owned_conversation
 from domain.agent_sessions import AgentSession
 from domain.conversations import Conversation, Principal
@@ -32,7 +32,10 @@ class StartTurnCommand:
 
 
 @dataclass(frozen=True, slots=True)
-class _Begun:
+class ClaimedTurn:
+    """A turn started and claimed for its reply, as its transaction left it: what the agent's
+    request is built from once that transaction is committed."""
+
     conversation: Conversation
     session: AgentSession
     opened: bool
@@ -55,7 +58,7 @@ class StartAgentTurn:
       never runs the turn twice on the agent's side;
     - the turn is claimed for its reply (the reply's id and a lease stored on the session) in
       the same transaction that starts it, with the history read: starting a turn is one
-      transaction;
+      transaction, its own or the caller's (`claim`, then `send` once it is committed);
     - nothing is held open while the agent works: the returned events are read by the caller.
     """
 
@@ -78,22 +81,52 @@ class StartAgentTurn:
         self._lease = lease
 
     async def execute(self, command: StartTurnCommand) -> AgentTurn:
-        begun = await self._begin(command)
-        history = await self._history.build(begun.history, command.message_id, command.input)
-        session = begun.session
+        return await self.send(command, await self._begin(command))
+
+    async def claim(
+        self,
+        uow: UnitOfWork,
+        conversation: Conversation,
+        session: AgentSession | None,
+        command: StartTurnCommand,
+        reply: Message | None,
+    ) -> ClaimedTurn:
+        """Start and claim the turn in the caller's transaction, on the conversation and its
+        live session (None: open one) as read there. Domain errors say why no turn can start;
+        a raced session surfaces as LiveSessionExists or StaleAgentSession."""
+        now = self._clock.now()
+        opened = session is None
+        if session is None:
+            session = AgentSession.open(
+                self._ids.new_id(), conversation.id, self._profile_name, now
+            )
+        else:
+            session.begin_turn(now)
+        session.assign_turn(command.reply_id, now + self._lease)
+        if opened:
+            await uow.agent_sessions.add(session)
+        else:
+            await uow.agent_sessions.save(session)
+        history = await self._history.read(uow, conversation.id)
+        return ClaimedTurn(conversation, session, opened, reply, history)
+
+    async def send(self, command: StartTurnCommand, claimed: ClaimedTurn) -> AgentTurn:
+        """The agent's request for a committed claim, and its events (read by the caller)."""
+        history = await self._history.build(claimed.history, command.message_id, command.input)
+        session = claimed.session
         request = AgentTurnRequest(
             profile_name=session.profile_name,
             input=history.input,
             chat_history=history.chat_history,
-            user_context=user_context(begun.conversation, command.principal),
+            user_context=user_context(claimed.conversation, command.principal),
             session_id=session.agent_session_id,
             idempotency_key=str(command.message_id),
             correlation_id=str(command.message_id),
         )
         events = self._gateway.execute_agent(request)
-        return AgentTurn(session, request, events, begun.opened, begun.reply)
+        return AgentTurn(session, request, events, claimed.opened, claimed.reply)
 
-    async def _begin(self, command: StartTurnCommand) -> _Begun:
+    async def _begin(self, command: StartTurnCommand) -> ClaimedTurn:
         for _ in range(ATTEMPTS):
             try:
                 return await self._get_or_create(command)
@@ -101,26 +134,13 @@ class StartAgentTurn:
                 continue
         raise SessionContention(str(command.conversation_id))
 
-    async def _get_or_create(self, command: StartTurnCommand) -> _Begun:
-        now = self._clock.now()
+    async def _get_or_create(self, command: StartTurnCommand) -> ClaimedTurn:
         async with self._uow() as uow:
             conversation = await owned_conversation(
                 uow, command.principal.owner, command.conversation_id
             )
             session = await uow.agent_sessions.live_for(conversation.id)
-            opened = session is None
-            if session is None:
-                session = AgentSession.open(
-                    self._ids.new_id(), conversation.id, self._profile_name, now
-                )
-            else:
-                session.begin_turn(now)
-            session.assign_turn(command.reply_id, now + self._lease)
-            if opened:
-                await uow.agent_sessions.add(session)
-            else:
-                await uow.agent_sessions.save(session)
             reply = await uow.messages.get(command.reply_id)
-            history = await self._history.read(uow, conversation.id)
+            claimed = await self.claim(uow, conversation, session, command, reply)
             await uow.commit()
-        return _Begun(conversation, session, opened, reply, history)
+        return claimed

@@ -126,7 +126,7 @@ class UseCases(containers.DeclarativeContainer):
         policy=providers.Callable(window_policy, settings),
         scan_messages=settings.provided.history_scan_messages,
     )
-    start_agent_turn = providers.Factory(
+    start_agent_turn = providers.Singleton(
         StartAgentTurn,
         uow=adapters.uow.provider,
         clock=infrastructure.clock,
@@ -195,6 +195,7 @@ class UseCases(containers.DeclarativeContainer):
         event_seqs=event_seqs,
         background=adapters.background,
         route=route_message,
+        start=start_agent_turn,
         produce_reply=produce_llm_reply.provided.execute,
         produce_agent_reply=produce_agent_reply.provided.execute,
         agent_available=agent_availability.provided.available,

@@ -1,7 +1,7 @@
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 
-from application.ports.background import BackgroundWork
+from application.ports.background import BackgroundWork, Work
 from application.ports.chat_model import ChatModel, ChatModelError
 from domain.messages import ChatTurn
 
@@ -26,15 +26,40 @@ class ScriptedChatModel(ChatModel):
 
 
 class RecordedBackground(BackgroundWork):
-    """Keeps submitted work until the test runs it, in order."""
+    """Keeps submitted work until the test runs it, in order. A key's slot is `first` while
+    nothing of that key is kept or reserved."""
 
     def __init__(self) -> None:
-        self.submitted: list[tuple[str, Callable[[], Awaitable[None]]]] = []
+        self.submitted: list[tuple[str, Work]] = []
+        self.reserved: list[str] = []
 
-    def submit(self, key: str, work: Callable[[], Awaitable[None]]) -> None:
+    def submit(self, key: str, work: Work) -> None:
         self.submitted.append((key, work))
+
+    def reserve(self, key: str) -> "_RecordedSlot":
+        first = key not in self.reserved and all(k != key for k, _ in self.submitted)
+        self.reserved.append(key)
+        return _RecordedSlot(self, key, first)
 
     async def run_all(self) -> None:
         while self.submitted:
             _, work = self.submitted.pop(0)
             await work()
+
+
+class _RecordedSlot:
+    def __init__(self, background: RecordedBackground, key: str, first: bool) -> None:
+        self.background = background
+        self.key = key
+        self.first = first
+        self.open = True
+
+    def fill(self, work: Work) -> None:
+        if self.open:
+            self.release()
+            self.background.submit(self.key, work)
+
+    def release(self) -> None:
+        if self.open:
+            self.open = False
+            self.background.reserved.remove(self.key)

@@ -50,6 +50,34 @@ async def test_background_work_under_one_key_runs_in_submission_order() -> None:
     assert order[0] == "b1"
 
 
+async def test_a_reserved_place_keeps_its_order_until_filled_or_released() -> None:
+    work, order = AsyncioBackgroundWork(), []
+
+    def job(name: str):  # type: ignore[no-untyped-def]
+        async def run() -> None:
+            order.append(name)
+
+        return run
+
+    early = work.reserve("a")
+    released = work.reserve("a")
+    work.submit("a", job("late"))
+    other = work.reserve("b")
+    assert (early.first, released.first, other.first) == (True, False, True)
+    await asyncio.sleep(0.01)
+    assert order == []  # the items behind an open place wait for it
+    released.release()
+    early.fill(job("early"))
+    early.fill(job("twice"))
+    other.release()
+    await work.drain()
+    assert order == ["early", "late"]
+    after = work.reserve("a")
+    assert after.first
+    after.release()
+    await work.drain()
+
+
 async def test_a_failing_job_does_not_stop_the_next_one() -> None:
     work, done = AsyncioBackgroundWork(), []
 

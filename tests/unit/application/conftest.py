@@ -61,6 +61,7 @@ class World(Delegation):
             self.event_seqs,
             self.background,
             self.router(),
+            self.start(),
             self.llm_producer().execute,
             self.producer().execute,
         )

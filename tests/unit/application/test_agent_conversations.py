@@ -28,10 +28,10 @@ from domain.agent_events import (
     TurnCompleted,
     UnknownAgentEvent,
 )
-from domain.agent_sessions import QuestionExpired, QuestionMismatch, SessionStatus
+from domain.agent_sessions import AgentSession, QuestionExpired, QuestionMismatch, SessionStatus
 from domain.conversations import Principal
 from domain.errors import InvalidField
-from domain.messages import MessageStatus, ToolStatus
+from domain.messages import MessageStatus, Role, ToolStatus
 from domain.routing import BusyPolicy, IntentKeywords, Override, Route, RoutingRules
 from tests.fakes.delegation import ScriptedAgentGateway
 from tests.unit.application.conftest import ALICE, BOB, World
@@ -370,10 +370,77 @@ async def test_the_reject_policy_refuses_a_message_while_a_turn_runs(world: Worl
     await job
 
 
+async def test_a_message_nothing_waits_before_starts_its_turn_as_it_is_stored(
+    world: World,
+) -> None:
+    world.gateway = ScriptedAgentGateway(SEARCH)
+    accepted = await send(world, "/agent search the docs for vpn")
+
+    session = await world.live_session(accepted.message.conversation_id)
+    assert session is not None and session.turn_running
+    assert session.turn_reply_id == accepted.reply_id
+    assert world.gateway.requests == []  # sent by the job, outside the storing transaction
+    await world.background.run_all()
+    assert world.gateway.requests[0].input == "search the docs for vpn"
+    assert (await world.stored_message(accepted.reply_id)).status is MessageStatus.COMPLETE
+
+
+async def test_an_agent_message_behind_a_direct_reply_sees_that_reply(world: World) -> None:
+    world.gateway = ScriptedAgentGateway(SEARCH)
+    first = await send(world, "hello")
+    second = await send_to(world, first.message.conversation_id, "/agent search the docs")
+    assert await world.live_session(first.message.conversation_id) is None
+
+    await world.background.run_all()
+    [request] = world.gateway.requests
+    assert [(t.role, t.content) for t in request.chat_history] == [
+        (Role.USER, "hello"),
+        (Role.ASSISTANT, "Hello there"),
+    ]
+    assert (await world.stored_message(second.reply_id)).status is MessageStatus.COMPLETE
+
+
+async def test_a_turn_another_instance_starts_meanwhile_is_waited_for(world: World) -> None:
+    world.gateway = ScriptedAgentGateway(SEARCH)
+    conversation = await world.conversation()
+    theirs = AgentSession.open(world.ids.new_id(), conversation.id, "default", world.clock.now())
+    theirs.assign_turn(world.ids.new_id(), world.clock.now() + timedelta(seconds=30))
+    world_router = world.router
+
+    def racing(cache=None, enabled=True):  # type: ignore[no-untyped-def]
+        router = world_router(cache, enabled)
+        decide = router.decide
+
+        def deciding(command, session, overrides):  # type: ignore[no-untyped-def]
+            world.store.tables.delegation.sessions.setdefault(theirs.id, theirs)
+            return decide(command, session, overrides)
+
+        router.decide = deciding
+        return router
+
+    world.router = racing  # type: ignore[method-assign]
+    accepted = await send_to(world, conversation.id, "/agent search")
+
+    session = await world.live_session(conversation.id)
+    assert session is not None and session.id == theirs.id
+    assert session.turn_reply_id == theirs.turn_reply_id
+    assert [m.id for m in world.store.tables.messages.values()] == [
+        accepted.message.id,
+        accepted.reply_id,
+    ]
+    [(_, job)] = world.background.submitted
+    world.store.tables.delegation.sessions.pop(theirs.id)  # their turn ended
+    await job()
+    assert world.gateway.requests[0].input == "search"
+    assert (await world.stored_message(accepted.reply_id)).status is MessageStatus.COMPLETE
+
+
 async def test_a_queued_message_waits_for_the_running_turn(world: World) -> None:
     world.gateway = ScriptedAgentGateway(SEARCH, hold_after=2)
     first = await send(world, "/agent search")
     second = await send_to(world, first.message.conversation_id, "/agent and then?")
+    session = await world.live_session(first.message.conversation_id)
+    assert session is not None and session.turn_reply_id == first.reply_id
     jobs = list(world.background.submitted)
     world.background.submitted.clear()
     running = asyncio.ensure_future(jobs[0][1]())

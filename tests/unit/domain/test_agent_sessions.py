@@ -58,6 +58,20 @@ def test_a_session_spans_many_turns() -> None:
     assert s.last_interaction_at == at(3)
 
 
+def test_a_session_is_ready_for_a_turn_only_when_begin_turn_would_succeed() -> None:
+    running, idle, waiting, ended = session(), session(), awaiting(), session()
+    idle.end_turn(at(1))
+    ended.complete(at(1))
+    assert [s.ready_for_turn for s in (running, idle, waiting, ended)] == [
+        False,
+        True,
+        False,
+        False,
+    ]
+    idle.begin_turn(at(2))
+    assert not idle.ready_for_turn
+
+
 def test_progress_never_moves_the_event_id_backwards() -> None:
     s = session()
     s.record_event(7, at(1))

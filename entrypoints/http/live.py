@@ -26,7 +26,13 @@ from application.use_cases.follow_conversation import (
     LiveStream,
 )
 from domain.conversations import Principal
-from entrypoints.http.dependencies import LIVE_DEPENDENCIES, authenticate, live_token, use_case
+from entrypoints.http.dependencies import (
+    LIVE_DEPENDENCIES,
+    authenticate,
+    container_of,
+    live_token,
+    use_case,
+)
 from entrypoints.http.errors import PROBLEM_JSON, TITLES
 from entrypoints.http.schemas import Problem
 from entrypoints.http.streams import HEARTBEAT, with_heartbeats
@@ -94,14 +100,17 @@ class LiveController(Controller):
         self,
         socket: WebSocket,
         state: State,
-        follow: NamedDependency[FollowConversation],
     ) -> None:
         """Live events as JSON text frames; `?since=` replays what came after that seq first.
 
         A refused handshake is answered with problem details and the HTTP status (401, 400,
         404) where the server supports it, otherwise closed with 4000 + that status. Close code
         4408: the client fell behind; reconnect with `?since=` the last seq it saw.
+
+        It authenticates the caller itself, to refuse the handshake that way, so it builds its
+        use case itself too (the `follow` dependency is resolved after `principal`).
         """
+        follow = container_of(state).use_cases.follow_conversation()
         try:
             stream = await follow.execute(_follow_command(socket, state))
         except (NotAuthorizedException, ValidationException) as error:

@@ -7,6 +7,7 @@ import asyncio
 import logging
 from itertools import islice
 from typing import NamedTuple
+from uuid import UUID
 
 from application.agent_reply_recorder import AgentReplyRecorder
 from application.futures import resolve
@@ -17,6 +18,8 @@ from domain.messages import Message
 log = logging.getLogger(__name__)
 
 _Done = asyncio.Future[None]
+
+ATTEMPTS = 2
 
 
 class ReplyWrites:
@@ -33,8 +36,8 @@ class ReplyWrites:
     Every write's values are taken at one instant (`AgentReplyRecorder.take_progress`), so a
     stored reply always matches its session's stored `last_event_id`. A reply whose session
     changed since it was last written (or must be read first) is written on its own after the
-    group, through its recorder's usual path, which reads the session again. A group that fails
-    fails the write of every reply in it.
+    group, through its recorder's usual path, which reads the session again. A group is tried
+    twice; failing both times, it fails the write of every reply in it.
     """
 
     def __init__(
@@ -101,24 +104,43 @@ class ReplyWrites:
                 resolve(done)
 
     async def _write_together(self, taken: list[_Taken]) -> list[tuple[AgentReplyRecorder, _Done]]:
-        """Write the taken values in one transaction; what comes back had a stale session."""
-        try:
-            async with self._uow() as uow:
-                stale = await uow.agent_sessions.save_progress([t.session for t in taken])
-                stale_ids = {session.id for session in stale}
-                saved = [t for t in taken if t.session.id not in stale_ids]
-                if saved:
-                    await uow.messages.save_progress(*(t.reply for t in saved))
-                await uow.commit()
-        except Exception as error:
-            log.warning("a group of %d agent reply writes failed: %r", len(taken), error)
+        """Write the taken values in one transaction, tried twice: a single failure (a
+        deadlock with another writer, a connection lost mid-statement) must not fail every
+        streaming turn at once. What comes back had a stale session."""
+        versions = [t.session.version for t in taken]
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                stale_ids = await self._write_once(taken)
+            except Exception as error:
+                for t, version in zip(taken, versions, strict=True):
+                    t.session.version = version
+                log.warning(
+                    "a group of %d agent reply writes failed (attempt %d of %d): %r",
+                    len(taken),
+                    attempt,
+                    ATTEMPTS,
+                    error,
+                )
+                failure = error
+                continue
             for t in taken:
-                resolve(t.done, error)
-            return []
-        for t in saved:
-            t.recorder.progress_written(t.session)
-            resolve(t.done)
-        return [(t.recorder, t.done) for t in taken if t.session.id in stale_ids]
+                if t.session.id not in stale_ids:
+                    t.recorder.progress_written(t.session)
+                    resolve(t.done)
+            return [(t.recorder, t.done) for t in taken if t.session.id in stale_ids]
+        for t in taken:
+            resolve(t.done, failure)
+        return []
+
+    async def _write_once(self, taken: list[_Taken]) -> set[UUID]:
+        async with self._uow() as uow:
+            stale = await uow.agent_sessions.save_progress([t.session for t in taken])
+            stale_ids = {session.id for session in stale}
+            saved = [t.reply for t in taken if t.session.id not in stale_ids]
+            if saved:
+                await uow.messages.save_progress(*saved)
+            await uow.commit()
+        return stale_ids
 
 
 class _Taken(NamedTuple):

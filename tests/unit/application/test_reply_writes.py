@@ -104,7 +104,7 @@ async def test_a_reply_whose_session_changed_is_written_alone_after_reading_it_a
     assert await stored(store, ended) == ("", 0)
 
 
-async def test_a_failed_group_fails_the_write_of_every_reply_in_it(
+async def test_a_group_failing_twice_fails_the_write_of_every_reply_in_it(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     async def broken(self: FakeMessageRepository, *messages: Message) -> None:
@@ -123,6 +123,31 @@ async def test_a_failed_group_fails_the_write_of_every_reply_in_it(
     assert [await stored(store, r) for r in recorders] == [("", 0), ("", 0)]
     clock.advance(FlushPolicy().interval_s)
     assert all(recorder.due() for recorder in recorders)  # still waiting to be written
+
+
+async def test_a_group_failing_once_is_written_on_its_second_try(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    save_progress, failures = FakeMessageRepository.save_progress, []
+
+    async def failing_once(self: FakeMessageRepository, *messages: Message) -> None:
+        if not failures:
+            failures.append(messages)
+            raise ConnectionResetError("connection lost mid-statement")
+        await save_progress(self, *messages)
+
+    store = FakeStore()
+    recorders = [await streaming_turn(store, n) for n in (1, 2)]
+    for n, recorder in enumerate(recorders, start=1):
+        receive(recorder, n, f"text {n}")
+    monkeypatch.setattr(FakeMessageRepository, "save_progress", failing_once)
+    commits = store.tables.commits
+
+    assert await written(ReplyWrites(store.uow, window_s=0), *recorders) == [None, None]
+
+    assert len(failures) == 1 and store.tables.commits - commits == 1
+    assert [await stored(store, r) for r in recorders] == [("text 1", 1), ("text 2", 2)]
+    assert not any(recorder.due() for recorder in recorders)
 
 
 async def test_a_reply_asking_while_its_group_is_written_is_written_again(

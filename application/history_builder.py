@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from uuid import UUID
 
@@ -26,11 +26,24 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class AgentHistory:
-    """The newest user message as the agent's input, and the window before it."""
+    """The newest user message as the agent's input, and the window before it; `counted`
+    holds the token counts `build` had to compute, for `remember`."""
 
     input: str
     chat_history: tuple[ChatTurn, ...]
     window: Window
+    counted: Mapping[UUID, int]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredHistory:
+    """The newest stored messages, oldest first, and the token counts known for them."""
+
+    messages: Sequence[Message]
+    tokens: Mapping[UUID, int]
+
+
+COUNT_IN_TRANSACTION_CHARS = 50_000
 
 
 class HistoryBuilder:
@@ -39,7 +52,11 @@ class HistoryBuilder:
     Rules:
     - at most `scan_messages` newest complete messages are read; roles map one to one
       (user, assistant, system);
-    - each message's token count is computed once and remembered with the message;
+    - each message's token count is computed once and remembered with the message, in the
+      transaction that reads it, newest first, up to `count_chars` characters of text a read
+      (at least one message); a turn starts inside that transaction, which on SQLite holds the
+      write lock, so what is left (a long conversation's first agent turn) is counted outside
+      it and remembered by later reads;
     - the message being sent is the input: its text is replaced by `input` (the router strips
       its command prefix) and it is always kept, truncated only if it alone exceeds the budget;
       messages stored after it are left for their own turns;
@@ -53,38 +70,52 @@ class HistoryBuilder:
         summarizer: Summarizer,
         policy: WindowPolicy,
         scan_messages: int,
+        count_chars: int = COUNT_IN_TRANSACTION_CHARS,
     ) -> None:
         self._counter = counter
         self._summarizer = summarizer
         self._policy = policy
         self._scan = scan_messages
+        self._count_chars = count_chars
         self._measure = TextMeasure(counter.count, counter.truncate)
 
-    async def read(self, uow: UnitOfWork, conversation_id: UUID) -> list[HistoryItem]:
+    async def read(self, uow: UnitOfWork, conversation_id: UUID) -> StoredHistory:
         """The newest stored messages with their token counts, in the caller's transaction
-        (where the counts missing are computed and remembered)."""
+        (where missing counts are computed and remembered, within `count_chars`)."""
         encoding = self._counter.encoding
         stored = await uow.history.recent(conversation_id, self._scan, encoding)
-        counted = {m.id: self._counter.count(m.content) for m, tokens in stored if tokens is None}
+        tokens = {m.id: count for m, count in stored if count is not None}
+        counted, room = {}, self._count_chars
+        for message, count in reversed(stored):
+            if count is None and (not counted or len(message.content) <= room):
+                room -= len(message.content)
+                counted[message.id] = self._counter.count(message.content)
         if counted:
             await uow.history.remember_token_counts(encoding, counted)
-        return [_item(m, tokens if tokens is not None else counted[m.id]) for m, tokens in stored]
+        return StoredHistory([m for m, _ in stored], tokens | counted)
 
-    async def build(
-        self, items: Sequence[HistoryItem], message_id: UUID, input: str
-    ) -> AgentHistory:
+    async def build(self, stored: StoredHistory, message_id: UUID, input: str) -> AgentHistory:
         """The history up to the message being answered, from what `read` returned: messages
         sent after it (queued behind a running turn) belong to later turns. Outside any
         transaction, since a summary asks a model."""
-        position = next((i for i, item in enumerate(items) if item.key == message_id), None)
+        messages = stored.messages
+        position = next((i for i, m in enumerate(messages) if m.id == message_id), None)
+        counted: dict[UUID, int] = {}
+        items = [self._item(m, stored.tokens, counted) for m in messages[:position]]
         if position is None:
-            items = [*items, self._as_input(None, input, message_id)]
+            items.append(self._as_input(None, input, message_id))
         else:
-            items = [*items[:position], self._as_input(items[position], input)]
+            items.append(
+                self._as_input(self._item(messages[position], stored.tokens, counted), input)
+            )
         window = await self.window(items)
         [sent] = [item for item in window.items if item.key == message_id]
         before = tuple(ChatTurn(i.role, i.content) for i in window.items if i.key != message_id)
-        return AgentHistory(sent.content, before, window)
+        return AgentHistory(sent.content, before, window, counted)
+
+    async def remember(self, uow: UnitOfWork, counted: Mapping[UUID, int]) -> None:
+        """Keep the counts `build` computed, in the caller's transaction."""
+        await uow.history.remember_token_counts(self._counter.encoding, counted)
 
     async def window(self, items: Sequence[HistoryItem]) -> Window:
         window = select_window(items, self._policy, self._measure)
@@ -101,6 +132,16 @@ class HistoryBuilder:
             return window
         return attach_summary(window, text, self._policy, self._measure)
 
+    def _item(
+        self, message: Message, known: Mapping[UUID, int], counted: dict[UUID, int]
+    ) -> HistoryItem:
+        tokens = known.get(message.id)
+        if tokens is None:
+            tokens = counted[message.id] = self._counter.count(message.content)
+        return HistoryItem(
+            key=message.id, role=message.role, content=message.content, tokens=tokens
+        )
+
     def _as_input(
         self, item: HistoryItem | None, input: str, key: UUID | None = None
     ) -> HistoryItem:
@@ -108,7 +149,3 @@ class HistoryBuilder:
         if item is None:
             return HistoryItem(key=key, role=Role.USER, content=input, tokens=tokens)
         return replace(item, content=input, tokens=tokens)
-
-
-def _item(message: Message, tokens: int) -> HistoryItem:
-    return HistoryItem(key=message.id, role=message.role, content=message.content, tokens=tokens)

@@ -1,12 +1,14 @@
 from __future__ import annotations
 
+import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from uuid import UUID
 
 from application.agent_sessions import ATTEMPTS, AgentTurn, user_context
 from application.errors import SessionContention
-from application.history_builder import HistoryBuilder
+from application.history_builder import HistoryBuilder, StoredHistory
 from application.ports.agent_gateway import AgentGateway, AgentTurnRequest
 from application.ports.agent_sessions import LiveSessionExists, StaleAgentSession
 from application.ports.clock import Clock
@@ -15,8 +17,9 @@ from application.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from application.queries import owned_conversation
 from domain.agent_sessions import AgentSession
 from domain.conversations import Conversation, Principal
-from domain.history import HistoryItem
 from domain.messages import Message
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +43,7 @@ class ClaimedTurn:
     session: AgentSession
     opened: bool
     reply: Message | None
-    history: list[HistoryItem]
+    history: StoredHistory
 
 
 class StartAgentTurn:
@@ -113,6 +116,8 @@ class StartAgentTurn:
     async def send(self, command: StartTurnCommand, claimed: ClaimedTurn) -> AgentTurn:
         """The agent's request for a committed claim, and its events (read by the caller)."""
         history = await self._history.build(claimed.history, command.message_id, command.input)
+        if history.counted:
+            await self._remember(history.counted)
         session = claimed.session
         request = AgentTurnRequest(
             profile_name=session.profile_name,
@@ -125,6 +130,17 @@ class StartAgentTurn:
         )
         events = self._gateway.execute_agent(request)
         return AgentTurn(session, request, events, claimed.opened, claimed.reply)
+
+    async def _remember(self, counted: Mapping[UUID, int]) -> None:
+        """Keep the token counts left over from the claiming transaction's budget (a long
+        conversation's first agent turn), in a transaction of their own. They only save
+        counting again: a failure is logged, not raised."""
+        try:
+            async with self._uow() as uow:
+                await self._history.remember(uow, counted)
+                await uow.commit()
+        except Exception as error:
+            log.warning("could not keep %d token counts: %r", len(counted), error)
 
     async def _begin(self, command: StartTurnCommand) -> ClaimedTurn:
         for _ in range(ATTEMPTS):

@@ -61,6 +61,7 @@ class Delegation:
     summarizer: FirstWordsSummarizer = field(default_factory=FirstWordsSummarizer)
     metrics: RecordingMetrics = field(default_factory=RecordingMetrics)
     policy: WindowPolicy = field(default_factory=WindowPolicy)
+    count_chars: int = 50_000
     live: InProcessLiveEvents = field(default_factory=InProcessLiveEvents)
     reply_policy: AgentReplyPolicy = field(default_factory=AgentReplyPolicy)
 
@@ -70,7 +71,7 @@ class Delegation:
         return EventSeqs(self.store.uow)
 
     def history(self) -> HistoryBuilder:
-        return HistoryBuilder(self.counter, self.summarizer, self.policy, 500)
+        return HistoryBuilder(self.counter, self.summarizer, self.policy, 500, self.count_chars)
 
     def start(self) -> StartAgentTurn:
         return StartAgentTurn(

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from datetime import timedelta
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import pytest
 
@@ -27,7 +28,7 @@ from domain.agent_sessions import (
 from domain.errors import InvalidField
 from domain.history import Strategy, WindowPolicy
 from domain.messages import ChatTurn, MessageStatus, Role
-from tests.fakes.delegation import ScriptedAgentGateway
+from tests.fakes.delegation import FakeHistoryRepository, ScriptedAgentGateway
 from tests.fakes.system import FakeClock
 from tests.unit.application.delegation import (
     ALICE,
@@ -275,6 +276,41 @@ async def test_token_counts_are_computed_once_per_message() -> None:
     counted = world.counter.counted
     await world.first_turn(conversation, "next one")
     assert world.counter.counted - counted == 3  # the new message, its reply, the routed input
+
+
+async def test_counting_in_the_starting_transaction_stops_at_its_budget(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    remember, kept = FakeHistoryRepository.remember_token_counts, []
+
+    async def recording(
+        self: FakeHistoryRepository, encoding: str, counts: Mapping[UUID, int]
+    ) -> None:
+        kept.append(len(counts))
+        await remember(self, encoding, counts)
+
+    monkeypatch.setattr(FakeHistoryRepository, "remember_token_counts", recording)
+    world = Delegation(count_chars=40)  # the input, then three of the messages below
+    conversation = await world.conversation()
+    await world.said(conversation, *[f"message {n:02}" for n in range(10)])
+    first = await world.first_turn(conversation, "/agent go")
+
+    assert kept == [4, 7]  # in the starting transaction, then the rest in one of their own
+    said = [m for m in world.store.tables.messages.values() if m.content.startswith("message")]
+    assert [t.content for t in first.request.chat_history] == [m.content for m in said]
+    remembered = world.store.tables.delegation.token_counts
+    assert all((m.id, "words") in remembered for m in said)
+    await run(world, first)
+    await world.first_turn(conversation, "/agent again")
+    assert kept == [4, 7, 2]  # the new message and the reply: within the budget
+
+
+async def test_the_newest_message_is_counted_however_long() -> None:
+    world = Delegation(count_chars=5)
+    conversation = await world.conversation()
+    await world.first_turn(conversation, "/agent a message longer than five characters")
+    [message] = world.store.tables.messages.values()
+    assert (message.id, "words") in world.store.tables.delegation.token_counts
 
 
 async def test_the_history_respects_the_token_budget_and_keeps_the_input() -> None:

@@ -78,7 +78,9 @@ class SendMessage:
     - the router decides agent or direct model; a message meeting a running turn under the
       `reject` policy is refused (AgentBusy) before anything is stored;
     - an agent-bound message while the agent waits for an answer is that answer;
-    - replies of one conversation are produced one after another, in the order sent;
+    - replies of one conversation are produced one after another, in the order sent; a
+      stored reply is produced even when announcing it failed (the request fails, the reply
+      and any turn it claimed do not dangle);
     - an agent-bound message that nothing runs or waits before (in this process, and a live
       session ready for a turn, or none) starts its turn in the transaction that stores it,
       so the job only sends it; if another instance starts one meanwhile, the message is
@@ -135,10 +137,12 @@ class SendMessage:
             return first
         if isinstance(stored, MessageAccepted):
             return stored
-        seqs_stored = await announce_new(
-            self._live, self._event_seqs, stored.floor, stored.message, stored.reply
-        )
-        slot.fill(self._job(command, stored))
+        try:
+            seqs_stored = await announce_new(
+                self._live, self._event_seqs, stored.floor, stored.message, stored.reply
+            )
+        finally:
+            slot.fill(self._job(command, stored))  # a stored reply is produced (or failed)
         await seqs_stored
         return MessageAccepted(stored.message, stored.reply.id, stored.decision.route)
 

@@ -435,6 +435,26 @@ async def test_a_turn_another_instance_starts_meanwhile_is_waited_for(world: Wor
     assert (await world.stored_message(accepted.reply_id)).status is MessageStatus.COMPLETE
 
 
+async def test_a_message_whose_announcement_failed_still_gets_its_turn(world: World) -> None:
+    world.gateway = ScriptedAgentGateway(SEARCH)
+    conversation = await world.conversation()
+    publish = world.live.publish
+
+    async def bus_down_once(event):  # type: ignore[no-untyped-def]
+        world.live.publish = publish  # type: ignore[method-assign]
+        raise ConnectionError("bus unreachable")
+
+    world.live.publish = bus_down_once  # type: ignore[method-assign]
+    with pytest.raises(ConnectionError):
+        await send_to(world, conversation.id, "/agent search")
+
+    await world.background.run_all()
+    [reply] = [m for m in world.store.tables.messages.values() if m.reply_to is not None]
+    assert (await world.stored_message(reply.id)).status is MessageStatus.COMPLETE
+    session = await world.live_session(conversation.id)
+    assert session is not None and not session.turn_running
+
+
 async def test_a_queued_message_waits_for_the_running_turn(world: World) -> None:
     world.gateway = ScriptedAgentGateway(SEARCH, hold_after=2)
     first = await send(world, "/agent search")

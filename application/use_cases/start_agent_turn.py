@@ -34,16 +34,22 @@ class StartTurnCommand:
     input: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ClaimedTurn:
     """A turn started and claimed for its reply, as its transaction left it: what the agent's
-    request is built from once that transaction is committed."""
+    request is built from once that transaction is committed. Its stored history is handed
+    over once (`take_history`): up to CONVO_HISTORY_SCAN_MESSAGES messages that must not stay
+    in memory with the job for the whole turn."""
 
     conversation: Conversation
     session: AgentSession
     opened: bool
     reply: Message | None
     history: StoredHistory
+
+    def take_history(self) -> StoredHistory:
+        history, self.history = self.history, StoredHistory((), {})
+        return history
 
 
 class StartAgentTurn:
@@ -115,7 +121,8 @@ class StartAgentTurn:
 
     async def send(self, command: StartTurnCommand, claimed: ClaimedTurn) -> AgentTurn:
         """The agent's request for a committed claim, and its events (read by the caller)."""
-        history = await self._history.build(claimed.history, command.message_id, command.input)
+        stored = claimed.take_history()
+        history = await self._history.build(stored, command.message_id, command.input)
         if history.counted:
             await self._remember(history.counted)
         session = claimed.session

@@ -16,6 +16,7 @@ from application.ports.agent_gateway import AgentUnavailable
 from application.ports.live_events import RESTART_MARGIN
 from application.use_cases.answer_agent_question import AnswerCommand
 from application.use_cases.end_agent_session import EndSessionCommand
+from application.use_cases.produce_agent_reply import AgentReplyJob as Job
 from application.use_cases.send_message import MessageAccepted, SendMessageCommand
 from application.use_cases.set_routing_override import OverrideCommand
 from domain.agent_events import (
@@ -67,6 +68,14 @@ async def send_to(
 ) -> MessageAccepted:
     command = SendMessageCommand(ALICE, conversation_id, content, key)
     return await world.send_message().execute(command)
+
+
+def queued_job(world: World) -> Job:
+    """The agent job the only send so far left in the background (held by its closure)."""
+    [(_, work)] = world.background.submitted
+    cells = getattr(work, "__closure__", None) or ()
+    [job] = [c.cell_contents for c in cells if isinstance(c.cell_contents, Job)]
+    return job
 
 
 def types(events) -> list[str]:  # type: ignore[no-untyped-def]
@@ -380,8 +389,12 @@ async def test_a_message_nothing_waits_before_starts_its_turn_as_it_is_stored(
     assert session is not None and session.turn_running
     assert session.turn_reply_id == accepted.reply_id
     assert world.gateway.requests == []  # sent by the job, outside the storing transaction
+    claimed = queued_job(world).claimed
+    assert claimed is not None
+    assert [m.id for m in claimed.history.messages] == [accepted.message.id]
     await world.background.run_all()
     assert world.gateway.requests[0].input == "search the docs for vpn"
+    assert claimed.history.messages == ()  # not kept with the job for the whole turn
     assert (await world.stored_message(accepted.reply_id)).status is MessageStatus.COMPLETE
 
 

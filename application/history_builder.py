@@ -56,7 +56,7 @@ class HistoryBuilder:
       transaction that reads it, newest first, up to `count_chars` characters of text a read
       (at least one message); a turn starts inside that transaction, which on SQLite holds the
       write lock, so what is left (a long conversation's first agent turn) is counted outside
-      it and remembered by later reads;
+      it by `build` and kept by `remember` in a transaction of its own;
     - the message being sent is the input: its text is replaced by `input` (the router strips
       its command prefix) and it is always kept, truncated only if it alone exceeds the budget;
       messages stored after it are left for their own turns;

@@ -14,13 +14,13 @@ async def add_exchange(
     now: datetime,
     idempotency_key: str | None,
     by_agent: bool,
-) -> tuple[Message, Message, int]:
+) -> tuple[Message, Message]:
     """Store a user's message with its empty streaming reply and mark the conversation active,
-    in the caller's transaction. Returns both and the conversation's seq floor (the newest seq
-    its stored messages reflect), for announcing them."""
+    in the caller's transaction. New messages reflect no event yet, so the conversation's seq
+    floor read before (`owned_conversation_with_floor`) still holds for announcing them."""
     message = Message.from_user(ids.new_id(), conversation.id, content, now)
     reply = Message.pending_reply(ids.new_id(), conversation.id, message.id, now, by_agent)
     await uow.messages.add_with_reply(message, reply, idempotency_key)
     conversation.touch(now)
     await uow.conversations.save(conversation)
-    return message, reply, await uow.messages.max_event_seq(conversation.id)
+    return message, reply

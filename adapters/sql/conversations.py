@@ -1,10 +1,10 @@
 from collections.abc import Sequence
 from uuid import UUID
 
-from sqlalchemy import Row, bindparam, insert, select, tuple_, update
+from sqlalchemy import Row, bindparam, func, insert, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from adapters.sql.tables import conversations
+from adapters.sql.tables import conversations, messages
 from application.ports.repositories import ConversationRepository
 from domain.conversations import Conversation, Owner
 
@@ -21,6 +21,15 @@ def _conversation(row: Row) -> Conversation:
 
 # Built once: every request of a conversation reads it (ownership) and most also write it.
 _GET = select(conversations).where(conversations.c.id == bindparam("b_id"))
+_EVENT_FLOOR = (
+    select(func.coalesce(func.max(messages.c.event_seq), 0))
+    .where(messages.c.conversation_id == conversations.c.id)
+    .scalar_subquery()
+    .label("event_floor")
+)
+_GET_WITH_EVENT_FLOOR = select(conversations, _EVENT_FLOOR).where(
+    conversations.c.id == bindparam("b_id")
+)
 _ADD = insert(conversations).values(
     {column.key: bindparam(f"b_{column.key}") for column in conversations.c}
 )
@@ -53,6 +62,11 @@ class SqlConversationRepository(ConversationRepository):
         result = await self._connection.execute(_GET, {"b_id": conversation_id})
         row = result.first()
         return None if row is None else _conversation(row)
+
+    async def get_with_event_floor(self, conversation_id: UUID) -> tuple[Conversation, int] | None:
+        result = await self._connection.execute(_GET_WITH_EVENT_FLOOR, {"b_id": conversation_id})
+        row = result.first()
+        return None if row is None else (_conversation(row), int(row.event_floor))
 
     async def list_for(
         self, owner: Owner, limit: int, before: UUID | None

@@ -17,6 +17,11 @@ class ConversationRepository(Protocol):
 
     async def get(self, conversation_id: UUID) -> Conversation | None: ...
 
+    async def get_with_event_floor(self, conversation_id: UUID) -> tuple[Conversation, int] | None:
+        """The conversation and the newest seq its stored messages reflect (0 for none), in
+        one read: what a request that announces new messages needs first."""
+        ...
+
     async def list_for(
         self, owner: Owner, limit: int, before: UUID | None
     ) -> Sequence[Conversation]:

@@ -8,7 +8,7 @@ from uuid import UUID
 from application.live import LiveEvent, snapshot
 from application.ports.live_events import LiveEvents
 from application.ports.unit_of_work import UnitOfWorkFactory
-from application.queries import owned_conversation
+from application.queries import owned_conversation_with_floor
 from domain.conversations import Owner
 
 
@@ -81,8 +81,7 @@ class FollowConversation:
     async def execute(self, command: FollowCommand) -> LiveStream:
         conversation_id = command.conversation_id
         async with self._uow() as uow:
-            await owned_conversation(uow, command.owner, conversation_id)
-            floor = await uow.messages.max_event_seq(conversation_id)
+            _, floor = await owned_conversation_with_floor(uow, command.owner, conversation_id)
         await self._live.ensure_seq_at_least(conversation_id, floor)
         subscription = AsyncExitStack()
         live = await subscription.enter_async_context(self._live.subscribe(conversation_id))

@@ -14,7 +14,7 @@ from application.ports.ids import IdGenerator
 from application.ports.live_events import LiveEvents
 from application.ports.repositories import DuplicateIdempotencyKey
 from application.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
-from application.queries import owned_conversation
+from application.queries import owned_conversation_with_floor
 from application.use_cases.produce_agent_reply import AgentReplyJob
 from application.use_cases.route_message import RouteCommand, RouteMessage
 from application.use_cases.start_agent_turn import ClaimedTurn, StartAgentTurn, StartTurnCommand
@@ -165,7 +165,7 @@ class SendMessage:
         stored."""
         now = self._clock.now()
         async with self._uow() as uow:
-            conversation = await owned_conversation(
+            conversation, floor = await owned_conversation_with_floor(
                 uow, command.principal.owner, command.conversation_id
             )
             replayed = await self._replay(uow, command, routing.content)
@@ -175,7 +175,7 @@ class SendMessage:
             decision = self._decide(routing, session, overrides)
             by_agent = decision.route is Route.AGENT
             key = command.idempotency_key
-            message, reply, floor = await add_exchange(
+            message, reply = await add_exchange(
                 uow, self._ids, conversation, routing.content, now, key, by_agent
             )
             claimed = None

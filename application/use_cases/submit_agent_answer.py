@@ -13,7 +13,7 @@ from application.ports.ids import IdGenerator
 from application.ports.live_events import LiveEvents
 from application.ports.repositories import DuplicateIdempotencyKey
 from application.ports.unit_of_work import UnitOfWorkFactory
-from application.queries import owned_conversation
+from application.queries import owned_conversation, owned_conversation_with_floor
 from application.use_cases.answer_agent_question import AnswerAgentQuestion, AnswerCommand
 from application.use_cases.send_message import MessageAccepted
 from domain.agent_sessions import AnswerConflict
@@ -101,10 +101,10 @@ class SubmitAgentAnswer:
     async def _store(self, command: AnswerCommand) -> tuple[Message, Message, int]:
         now = self._clock.now()
         async with self._uow() as uow:
-            conversation = await owned_conversation(
+            conversation, floor = await owned_conversation_with_floor(
                 uow, command.principal.owner, command.conversation_id
             )
-            stored = await add_exchange(
+            message, reply = await add_exchange(
                 uow,
                 self._ids,
                 conversation,
@@ -114,4 +114,4 @@ class SubmitAgentAnswer:
                 by_agent=True,
             )
             await uow.commit()
-        return stored
+        return message, reply, floor

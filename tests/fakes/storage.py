@@ -49,6 +49,13 @@ class FakeConversationRepository(ConversationRepository):
         found = self._t.conversations.get(conversation_id)
         return copy.deepcopy(found) if found else None
 
+    async def get_with_event_floor(self, conversation_id: UUID) -> tuple[Conversation, int] | None:
+        found = await self.get(conversation_id)
+        if found is None:
+            return None
+        seqs = [m.event_seq for m in self._t.messages.values() if m.conversation_id == found.id]
+        return found, max(seqs, default=0)
+
     async def list_for(
         self, owner: Owner, limit: int, before: UUID | None
     ) -> Sequence[Conversation]:

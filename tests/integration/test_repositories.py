@@ -212,6 +212,20 @@ async def test_seq_queries_find_the_floor_and_what_changed(uow: UnitOfWorkFactor
     assert [m.event_seq for m in changed] == [5, 7, 9]
 
 
+async def test_a_conversation_is_read_with_its_event_floor(uow: UnitOfWorkFactory) -> None:
+    conversation, other = await add_conversation(uow, 1), await add_conversation(uow, 2)
+    made = await add_messages(uow, conversation, 2)
+    [theirs, _] = await add_messages(uow, other, 2, start=2000)
+    async with uow() as tx:
+        assert await tx.conversations.get_with_event_floor(conversation.id) == (conversation, 0)
+        await tx.messages.record_event_seqs({made[0].id: 4, made[1].id: 6, theirs.id: 9})
+        await tx.commit()
+    async with uow() as tx:
+        assert await tx.conversations.get_with_event_floor(conversation.id) == (conversation, 6)
+        assert await tx.conversations.get_with_event_floor(other.id) == (other, 9)
+        assert await tx.conversations.get_with_event_floor(UUID(int=99)) is None
+
+
 async def test_latest_gives_the_newest_complete_messages_oldest_first(
     uow: UnitOfWorkFactory,
 ) -> None:

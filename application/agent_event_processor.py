@@ -19,7 +19,7 @@ from application.agent_failures import (
     dead_letter,
     gateway_failure,
 )
-from application.agent_reply_recorder import AgentReplyRecorder, TurnTakenOver
+from application.agent_reply_recorder import AgentReplyRecorder, SessionChange, TurnTakenOver
 from application.agent_sessions import AgentTurn
 from application.event_seqs import EventSeqs
 from application.handoff import Handoff
@@ -232,6 +232,12 @@ class _Writes:
             if not done.cancelled() and done.exception() is not None:
                 raise done.exception()  # type: ignore[misc]
 
+    async def final(self, change: SessionChange) -> None:
+        """The turn's last write, its session changed by `change`, made by the next group with
+        the other replies' writes (settle the writes asked for before first); raises its
+        failure."""
+        await asyncio.shield(self._group.request(self._recorder, change))
+
     async def settled(self) -> None:
         """Wait for the write asked for, raising its failure."""
         done, self._done = self._done, None
@@ -432,7 +438,7 @@ class _Turn:
             await self._delta(event.answer)
         await self._writes.settled()
         self._reply.complete()
-        await self._recorder.settle(_end_turn)
+        await self._writes.final(_end_turn)
         await self._recorder.announce_end(self._live)
         await self._publish(EventType.AGENT_COMPLETED, usage=dict(event.usage))
 

@@ -91,14 +91,17 @@ class AgentReplyRecorder(ReplyRecorder):
             return session
         raise SessionContention(str(self.session_id))
 
-    def take_progress(self) -> tuple[AgentSession, Message] | None:
+    def take_progress(
+        self, change: SessionChange | None = None
+    ) -> tuple[AgentSession, Message] | None:
         """This write's values, taken at one instant for a grouped write (`ReplyWrites`): the
-        session as it is to be stored, its lease renewed, and a snapshot of the reply. None
-        when the session must be read first: then `flush` makes the write."""
+        session as it is to be stored (`change` applied, or its lease renewed) and a snapshot
+        of the reply. None when the session must be read first: then `settle` makes the
+        write."""
         session, self._written = self._written, None
         if session is None:
             return None
-        self._apply(session, None)
+        self._apply(session, change)
         self._capture()
         return session, self.reply.snapshot()
 

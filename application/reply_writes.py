@@ -9,7 +9,7 @@ from itertools import islice
 from typing import NamedTuple
 from uuid import UUID
 
-from application.agent_reply_recorder import AgentReplyRecorder
+from application.agent_reply_recorder import AgentReplyRecorder, SessionChange
 from application.futures import resolve
 from application.ports.unit_of_work import UnitOfWorkFactory
 from domain.agent_sessions import AgentSession
@@ -25,13 +25,15 @@ ATTEMPTS = 2
 class ReplyWrites:
     """Group commit for streaming agent replies.
 
-    A turn whose reply is due for a write asks for it here; one task writes every reply that
-    asked since the previous group began, in one transaction: the sessions' version-checked
-    progress in one statement (on PostgreSQL), then the replies in one executemany. A reply
-    asking while its group is being written is written again in the next group, covering what
-    arrived meanwhile. A group gathers for `window_s` before it is written, so there are at
-    most 1/window_s transactions a second however many replies stream: the groups grow with
-    the load instead of queueing.
+    A turn whose reply is due for a write asks for it here, and so does a turn that ends (its
+    session's change applied in the group); one task writes every reply that asked since the
+    previous group began, in one transaction: the sessions' version-checked progress in one
+    statement (on PostgreSQL), then the replies in one executemany. A reply asking while its
+    group is being written is written again in the next group, covering what arrived
+    meanwhile. A group gathers for `window_s` before it is written, so there are at most
+    1/window_s transactions a second however many replies stream: the groups grow with the
+    load instead of queueing. A turn's end cuts the gathering short (its `message.completed`
+    waits for the write), so ends add groups only while no group is being written.
 
     Every write's values are taken at one instant (`AgentReplyRecorder.take_progress`), so a
     stored reply always matches its session's stored `last_event_id`. A reply whose session
@@ -47,20 +49,28 @@ class ReplyWrites:
         self._window_s = window_s
         self._max_group = max_group
         self._next: dict[AgentReplyRecorder, _Done] = {}
+        self._changes: dict[AgentReplyRecorder, SessionChange] = {}
+        self._hurry: asyncio.Future[None] | None = None
         self._task: asyncio.Task[None] | None = None
 
-    def request(self, recorder: AgentReplyRecorder) -> _Done:
-        """Have the reply written by the next group; the future resolves when it is stored.
-        Await it shielded: it is shared."""
+    def request(self, recorder: AgentReplyRecorder, change: SessionChange | None = None) -> _Done:
+        """Have the reply written by the next group, its session changed by `change` (the
+        turn's end) or its lease renewed; the future resolves when it is stored. Await it
+        shielded: it is shared."""
         done = self._next.get(recorder)
         if done is None:
             done = self._next[recorder] = asyncio.get_running_loop().create_future()
             if self._task is None:
                 self._task = asyncio.ensure_future(self._run())
+        if change is not None:
+            self._changes[recorder] = change
+            if self._hurry is not None:
+                resolve(self._hurry)
         return done
 
     def withdraw(self, recorder: AgentReplyRecorder) -> None:
         """Drop the reply's write from the next group (its turn writes for itself now)."""
+        self._changes.pop(recorder, None)
         done = self._next.pop(recorder, None)
         if done is not None:
             done.cancel()
@@ -69,23 +79,42 @@ class ReplyWrites:
         group: dict[AgentReplyRecorder, _Done] = {}
         try:
             while self._next:
-                await asyncio.sleep(self._window_s)
+                await self._gather()
                 group = dict(islice(self._next.items(), self._max_group))
+                changes = {}
                 for recorder in group:
                     del self._next[recorder]
-                await self._write(group)
+                    if recorder in self._changes:
+                        changes[recorder] = self._changes.pop(recorder)
+                await self._write(group, changes)
         finally:
             self._task = None
             for done in [*group.values(), *self._next.values()]:
                 done.cancel()
             self._next.clear()
+            self._changes.clear()
 
-    async def _write(self, group: dict[AgentReplyRecorder, _Done]) -> None:
+    async def _gather(self) -> None:
+        """Let requests gather for the window, or until a turn asks for its last write: a
+        turn's end is not held back (what asked meanwhile goes with it)."""
+        if self._changes:
+            return
+        self._hurry = asyncio.get_running_loop().create_future()
+        try:
+            await asyncio.wait([self._hurry], timeout=self._window_s)
+        finally:
+            self._hurry = None
+
+    async def _write(
+        self,
+        group: dict[AgentReplyRecorder, _Done],
+        changes: dict[AgentReplyRecorder, SessionChange],
+    ) -> None:
         taken: list[_Taken] = []
         alone: list[tuple[AgentReplyRecorder, _Done]] = []
         for recorder, done in group.items():
             try:
-                progress = recorder.take_progress()
+                progress = recorder.take_progress(changes.get(recorder))
             except Exception as error:
                 resolve(done, error)
                 continue
@@ -97,7 +126,7 @@ class ReplyWrites:
             alone += await self._write_together(taken)
         for recorder, done in alone:
             try:
-                await recorder.flush()
+                await recorder.settle(changes.get(recorder))
             except Exception as error:
                 resolve(done, error)
             else:

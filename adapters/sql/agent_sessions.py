@@ -126,7 +126,14 @@ _ADD_QUESTION = insert(agent_pending_questions).values(
     {name: bindparam(f"b_{name}") for name in ("session_id", "question_id", *_QUESTION_COLUMNS)}
 )
 
-_PROGRESS_COLUMNS = ("agent_session_id", "last_interaction_at", "last_event_id", "turn_lease_until")
+_PROGRESS_COLUMNS = (
+    "agent_session_id",
+    "last_interaction_at",
+    "last_event_id",
+    "turn_started_at",
+    "turn_reply_id",
+    "turn_lease_until",
+)
 _SAVE_PROGRESS = _versioned_update(_PROGRESS_COLUMNS)
 
 # PostgreSQL: every session of a group in one statement, one array per column; the sessions
@@ -137,13 +144,19 @@ _SAVE_PROGRESS_MANY = text(
     SET agent_session_id = v.agent_session_id,
         last_interaction_at = v.last_interaction_at,
         last_event_id = v.last_event_id,
+        turn_started_at = v.turn_started_at,
+        turn_reply_id = v.turn_reply_id,
         turn_lease_until = v.turn_lease_until,
         version = s.version + 1
     FROM unnest(
         CAST(:ids AS uuid[]), CAST(:versions AS integer[]), CAST(:agent_session_ids AS text[]),
         CAST(:interactions AS timestamptz[]), CAST(:event_ids AS bigint[]),
+        CAST(:started AS timestamptz[]), CAST(:replies AS uuid[]),
         CAST(:leases AS timestamptz[])
-    ) AS v(id, version, agent_session_id, last_interaction_at, last_event_id, turn_lease_until)
+    ) AS v(
+        id, version, agent_session_id, last_interaction_at, last_event_id, turn_started_at,
+        turn_reply_id, turn_lease_until
+    )
     WHERE s.id = v.id AND s.version = v.version
     RETURNING s.id
     """
@@ -153,6 +166,8 @@ _SAVE_PROGRESS_MANY = text(
     bindparam("agent_session_ids", type_=ARRAY(String)),
     bindparam("interactions", type_=ARRAY(DateTime(timezone=True))),
     bindparam("event_ids", type_=ARRAY(BigInteger)),
+    bindparam("started", type_=ARRAY(DateTime(timezone=True))),
+    bindparam("replies", type_=ARRAY(Uuid)),
     bindparam("leases", type_=ARRAY(DateTime(timezone=True))),
 )
 
@@ -256,6 +271,8 @@ class SqlAgentSessionRepository(AgentSessionRepository):
                 "agent_session_ids": [s.agent_session_id for s in sessions],
                 "interactions": [s.last_interaction_at for s in sessions],
                 "event_ids": [s.last_event_id for s in sessions],
+                "started": [s.turn_started_at for s in sessions],
+                "replies": [s.turn_reply_id for s in sessions],
                 "leases": [s.turn_lease_until for s in sessions],
             },
         )

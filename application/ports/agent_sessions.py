@@ -40,9 +40,10 @@ class AgentSessionRepository(Protocol):
         ...
 
     async def save_progress(self, sessions: Sequence[AgentSession]) -> list[AgentSession]:
-        """Write the progress of running turns (agent session id, last event id, last
-        interaction, lease: nothing else may have changed) like `save`, all at once. Returns
-        the sessions saved by somebody else since they were read, left unwritten."""
+        """Write the progress of running turns, or their end (agent session id, last event
+        id, last interaction, the turn's start, reply and lease: nothing else may have
+        changed) like `save`, all at once. Returns the sessions saved by somebody else since
+        they were read, left unwritten."""
         ...
 
     async def complete_idle(self, idle_since: datetime, now: datetime) -> int:

@@ -309,6 +309,34 @@ async def test_turn_progress_of_many_sessions_is_saved_at_once(uow: UnitOfWorkFa
     assert skipped == theirs and not skipped.turn_running and skipped.agent_session_id is None
 
 
+async def test_turns_ending_are_saved_with_the_progress_of_others(uow: UnitOfWorkFactory) -> None:
+    sessions = []
+    for n in (1, 2):
+        await conversation(uow, n)
+        session = await stored_session(uow, 100 + n, n)
+        session.assign_turn(UUID(int=500 + n), at(30))
+        sessions.append(session)
+    async with uow() as tx:
+        for session in sessions:
+            await tx.agent_sessions.save(session)
+        await tx.commit()
+    running, ending = sessions
+    running.record_event(7, at(40))
+    ending.record_event(9, at(41))
+    ending.end_turn(at(42))
+
+    async with uow() as tx:
+        assert await tx.agent_sessions.save_progress(sessions) == []
+        await tx.commit()
+
+    async with uow() as tx:
+        stored = [await tx.agent_sessions.get(s.id) for s in sessions]
+    assert stored == sessions
+    assert stored[0] is not None and stored[0].turn_reply_id == UUID(int=501)
+    assert stored[1] is not None and not stored[1].turn_running
+    assert (stored[1].turn_reply_id, stored[1].turn_lease_until) == (None, None)
+
+
 async def test_the_progress_of_several_replies_is_saved_at_once(uow: UnitOfWorkFactory) -> None:
     await conversation(uow)
     replies = [

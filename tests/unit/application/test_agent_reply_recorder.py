@@ -12,7 +12,7 @@ import pytest
 import uvloop
 
 from application.agent_event_processor import AgentReplyPolicy
-from application.agent_reply_recorder import AgentReplyRecorder
+from application.agent_reply_recorder import AgentReplyRecorder, SessionChange
 from application.reply_recorder import FlushPolicy
 from application.reply_writes import ReplyWrites
 from application.use_cases.send_message import MessageAccepted, SendMessageCommand
@@ -58,9 +58,11 @@ def asked(monkeypatch: pytest.MonkeyPatch) -> WriteRequests:
     seen = WriteRequests()
     request = ReplyWrites.request
 
-    def counted(self: ReplyWrites, recorder: AgentReplyRecorder) -> asyncio.Future[None]:
+    def counted(
+        self: ReplyWrites, recorder: AgentReplyRecorder, change: SessionChange | None = None
+    ) -> asyncio.Future[None]:
         seen.count += 1
-        return request(self, recorder)
+        return request(self, recorder, change)
 
     monkeypatch.setattr(ReplyWrites, "request", counted)
     return seen

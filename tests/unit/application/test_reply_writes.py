@@ -17,7 +17,7 @@ from application.reply_writes import ReplyWrites
 from domain.agent_events import AnswerChunk
 from domain.agent_sessions import AgentSession
 from domain.conversations import Conversation, Owner
-from domain.messages import Message
+from domain.messages import Message, MessageStatus
 from tests.fakes.storage import FakeMessageRepository, FakeStore
 from tests.fakes.system import FakeClock
 
@@ -78,6 +78,57 @@ async def test_replies_due_together_are_written_in_one_transaction() -> None:
     for n, recorder in enumerate(recorders, start=1):
         assert await stored(store, recorder) == (f"text {n}", n)
         assert not recorder.due()
+
+
+def end_turn(session: AgentSession, now: datetime) -> None:
+    session.end_turn(now)
+
+
+async def test_a_turn_s_end_is_written_in_the_group_of_the_other_writes() -> None:
+    store = FakeStore()
+    streaming, ending = [await streaming_turn(store, n) for n in (1, 2)]
+    for n, recorder in enumerate((streaming, ending), start=1):
+        receive(recorder, n, f"text {n}")
+    ending.reply.complete()
+    writes, commits = ReplyWrites(store.uow, window_s=0), store.tables.commits
+
+    done = await asyncio.gather(
+        asyncio.shield(writes.request(streaming)), asyncio.shield(writes.request(ending, end_turn))
+    )
+
+    assert done == [None, None] and store.tables.commits - commits == 1
+    async with store.uow() as tx:
+        still, ended = [await tx.agent_sessions.get(r.session_id) for r in (streaming, ending)]
+        reply = await tx.messages.get(ending.reply.id)
+    assert still is not None and still.turn_running
+    assert ended is not None and not ended.turn_running and ended.last_event_id == 2
+    assert reply is not None and (reply.content, reply.status) == ("text 2", MessageStatus.COMPLETE)
+
+
+async def test_a_turn_ending_after_its_session_changed_ends_alone_or_is_told() -> None:
+    store = FakeStore()
+    renewed, taken = [await streaming_turn(store, n) for n in (1, 2)]
+    async with store.uow() as tx:
+        other = await tx.agent_sessions.get(renewed.session_id)
+        by_user = await tx.agent_sessions.get(taken.session_id)
+        assert other is not None and by_user is not None
+        other.renew_lease(T0 + 2 * LEASE)
+        by_user.complete(T0)
+        await tx.agent_sessions.save(other)
+        await tx.agent_sessions.save(by_user)
+        await tx.commit()
+    writes = ReplyWrites(store.uow, window_s=0)
+
+    results = await asyncio.gather(
+        asyncio.shield(writes.request(renewed, end_turn)),
+        asyncio.shield(writes.request(taken, end_turn)),
+        return_exceptions=True,
+    )
+
+    assert results[0] is None and isinstance(results[1], TurnTakenOver)
+    async with store.uow() as tx:
+        ended = await tx.agent_sessions.get(renewed.session_id)
+    assert ended is not None and not ended.turn_running  # read again, then ended
 
 
 async def test_a_reply_whose_session_changed_is_written_alone_after_reading_it_again() -> None:
@@ -199,7 +250,7 @@ async def test_a_reply_that_cannot_be_taken_fails_alone() -> None:
     for recorder in (broken, kept):
         receive(recorder, 1, "text")
 
-    def refuse() -> None:
+    def refuse(change: object = None) -> None:
         raise RuntimeError("cannot take")
 
     broken.take_progress = refuse  # type: ignore[method-assign,assignment]

@@ -521,7 +521,7 @@ def main() -> None:
     parser.add_argument("--pace-ms", type=int, default=100, help="between chunks (10/s)")
     parser.add_argument("--servers", type=lambda s: s.split(","), default=["uvicorn"])
     parser.add_argument("--loops", type=lambda s: s.split(","), default=["uvloop"])
-    parser.add_argument("--http", choices=["h11", "httptools"], default="h11")
+    parser.add_argument("--http", choices=["h11", "httptools"], default="httptools")
     parser.add_argument(
         "--twins",
         type=at_least_one,

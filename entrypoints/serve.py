@@ -80,6 +80,7 @@ async def _serve_api(
     config = uvicorn.Config(
         app,
         log_config=None,
+        http="httptools",
         ws="websockets-sansio",
         lifespan="on",
         timeout_graceful_shutdown=max(settings.shutdown_grace_s, 1),

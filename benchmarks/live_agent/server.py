@@ -122,7 +122,7 @@ def main() -> None:
     parser.add_argument("--app", choices=["convo", "relay"], required=True)
     parser.add_argument("--server", choices=["uvicorn", "granian"], default="uvicorn")
     parser.add_argument("--loop", choices=["asyncio", "uvloop"], default="uvloop")
-    parser.add_argument("--http", choices=["h11", "httptools"], default="h11")
+    parser.add_argument("--http", choices=["h11", "httptools"], default="httptools")
     parser.add_argument("--port", type=int, default=0)
     args = parser.parse_args()
     with contextlib.suppress(KeyboardInterrupt):

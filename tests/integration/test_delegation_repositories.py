@@ -272,9 +272,10 @@ async def test_turns_without_a_live_lease_or_without_news_are_found(
     assert fresh == []
 
 
-async def test_turn_progress_of_many_sessions_is_saved_at_once(uow: UnitOfWorkFactory) -> None:
+async def running_turns(uow: UnitOfWorkFactory, count: int) -> list[AgentSession]:
+    """`count` stored sessions of their own conversations, each running a turn (as saved)."""
     sessions = []
-    for n in (1, 2, 3):
+    for n in range(1, count + 1):
         await conversation(uow, n)
         session = await stored_session(uow, 100 + n, n)
         session.assign_turn(UUID(int=500 + n), at(30))
@@ -282,8 +283,14 @@ async def test_turn_progress_of_many_sessions_is_saved_at_once(uow: UnitOfWorkFa
     async with uow() as tx:
         for session in sessions:
             await tx.agent_sessions.save(session)
-        theirs = await tx.agent_sessions.get(sessions[1].id)
         await tx.commit()
+    return sessions
+
+
+async def test_turn_progress_of_many_sessions_is_saved_at_once(uow: UnitOfWorkFactory) -> None:
+    sessions = await running_turns(uow, 3)
+    async with uow() as tx:
+        theirs = await tx.agent_sessions.get(sessions[1].id)
     assert theirs is not None
     theirs.end_turn(at(35))
     async with uow() as tx:
@@ -310,16 +317,7 @@ async def test_turn_progress_of_many_sessions_is_saved_at_once(uow: UnitOfWorkFa
 
 
 async def test_turns_ending_are_saved_with_the_progress_of_others(uow: UnitOfWorkFactory) -> None:
-    sessions = []
-    for n in (1, 2):
-        await conversation(uow, n)
-        session = await stored_session(uow, 100 + n, n)
-        session.assign_turn(UUID(int=500 + n), at(30))
-        sessions.append(session)
-    async with uow() as tx:
-        for session in sessions:
-            await tx.agent_sessions.save(session)
-        await tx.commit()
+    sessions = await running_turns(uow, 2)
     running, ending = sessions
     running.record_event(7, at(40))
     ending.record_event(9, at(41))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -57,10 +57,12 @@ class AgentReplyPolicy:
     """`queue_size` bounds the events read ahead of processing (backpressure on the agent's
     stream); `lease` is how long a turn stays ours without a write; `show_details` adds the
     agent's thoughts and tool inputs and outputs to live events; `group_window_s` is how long
-    the writes of all replies are gathered into one transaction (`ReplyWrites`)."""
+    the writes of all replies are gathered into one transaction and `sweep_s` how often
+    quiet replies are looked at for a write that fell due (`ReplyWrites`)."""
 
     flush: FlushPolicy = field(default_factory=FlushPolicy)
     group_window_s: float = 0.02
+    sweep_s: float = 0.02
     queue_size: int = 256
     lease: timedelta = timedelta(seconds=30)
     question_ttl: timedelta = timedelta(minutes=5)
@@ -74,13 +76,13 @@ class _End:
         self.error = error
 
 
-class _Quiet:
-    """The stream stayed quiet until the turn's wake-up timer fired."""
+class _WriteFailed:
+    """A write of the reply failed while the stream was quiet."""
 
 
-_QUIET = _Quiet()
+_WRITE_FAILED = _WriteFailed()
 
-_Item = AgentEvent | _End | _Quiet
+_Item = AgentEvent | _End | _WriteFailed
 
 
 class AgentEventProcessor:
@@ -123,7 +125,7 @@ class AgentEventProcessor:
         self._policy = policy
         self._overrides = overrides
         self._consuming: set[UUID] = set()
-        self._writes = ReplyWrites(uow, policy.group_window_s)
+        self._writes = ReplyWrites(uow, policy.group_window_s, sweep_s=policy.sweep_s)
 
     def consuming(self) -> frozenset[UUID]:
         """The sessions whose turns this process is consuming right now."""
@@ -171,7 +173,7 @@ class AgentEventProcessor:
             self._uow,
             self._policy,
             self._overrides,
-            _Writes(self._writes, recorder),
+            _Writes(self._writes, recorder, lambda: queue.offer(_WRITE_FAILED)),
         )
         try:
             return await handler.until_done(queue)
@@ -209,23 +211,44 @@ class _Writes:
     """One turn's requests for its reply's coalesced writes, which the process's `ReplyWrites`
     makes off the path of its events, grouped with every other reply's: a slow database
     delays writes, never live events; the more load, the fewer writes. A failed write is
-    raised on the next request or when the writes are settled."""
+    raised on the next request or when the writes are settled; while the stream is quiet,
+    the sweep wakes the turn to raise it."""
 
-    def __init__(self, group: ReplyWrites, recorder: AgentReplyRecorder) -> None:
+    def __init__(
+        self, group: ReplyWrites, recorder: AgentReplyRecorder, wake: Callable[[], object]
+    ) -> None:
         self._group = group
         self._recorder = recorder
+        self._wake = wake
         self._done: asyncio.Future[None] | None = None
 
     def request(self) -> None:
-        self._raise_failure()
+        self.raise_failure()
         self._done = self._group.request(self._recorder)
 
-    @property
-    def outstanding(self) -> bool:
-        """A write was asked for and is not done yet."""
-        return self._done is not None and not self._done.done()
+    def watch(self) -> None:
+        """Have the reply's writes asked for while the stream is quiet; `wake` the turn when
+        one of them failed (it raises the failure on `request` or `raise_failure`)."""
+        self._group.watch(self._recorder, self._swept)
 
-    def _raise_failure(self) -> None:
+    def stop(self) -> None:
+        """Ask for no more writes of the reply while the stream is quiet."""
+        self._group.unwatch(self._recorder)
+
+    def _swept(self) -> None:
+        done = self._done
+        if done is not None:
+            if not done.done():
+                return
+            if not done.cancelled() and done.exception() is not None:
+                self._wake()
+                return
+            self._done = None
+        if self._recorder.due():
+            self._done = self._group.request(self._recorder)
+
+    def raise_failure(self) -> None:
+        """Raise the failure of the write asked for, if it failed."""
         done = self._done
         if done is not None and done.done():
             self._done = None
@@ -239,7 +262,8 @@ class _Writes:
         await asyncio.shield(self._group.request(self._recorder, change))
 
     async def settled(self) -> None:
-        """Wait for the write asked for, raising its failure."""
+        """Ask for no more writes, wait for the one asked for, raising its failure."""
+        self.stop()
         done, self._done = self._done, None
         if done is not None:
             await asyncio.shield(done)
@@ -285,22 +309,18 @@ class _Turn:
         self._tools_started: dict[str, float] = {}
         self._answered = bool(self._reply.content)
         self._writes = writes
-        self._queue: Handoff[_Item]
-        self._wake: asyncio.Handle | None = None
-        self._wake_at = 0.0
 
     async def until_done(self, queue: Handoff[_Item]) -> str:
-        """Handle events until the turn's end. A quiet stream is woken by one timer, armed for
-        when the reply next falls due for a write and moved only when that comes sooner: events
-        flowing cost no timer each. A wake-up only asks whether a write is due."""
-        self._queue = queue
+        """Handle events until the turn's end. After an event, a reply due for a write asks for
+        it; while the stream is quiet, the process's sweep asks for it (`_Writes.watch`): no
+        timer per turn to arm and move with every event. The sweep wakes the turn only to
+        raise a failed write (a full queue needs no wake-up: the next event raises it)."""
+        self._writes.watch()
         try:
             while True:
-                self._arm_wake()
                 item = await queue.get()
-                if isinstance(item, _Quiet):
-                    if self._recorder.due():
-                        self._writes.request()
+                if isinstance(item, _WriteFailed):
+                    self._writes.raise_failure()
                     continue
                 if isinstance(item, _End):
                     raise item.error or AgentStreamLost("the agent's stream ended without an end")
@@ -310,31 +330,7 @@ class _Turn:
                 if self._recorder.due():
                     self._writes.request()
         finally:
-            if self._wake is not None:
-                self._wake.cancel()
-
-    def _arm_wake(self) -> None:
-        # The deadline is kept here: for a time already past, uvloop's call_at returns a plain
-        # Handle, which has no when().
-        loop = asyncio.get_running_loop()
-        at = loop.time() + self._quiet_limit()
-        if self._wake is None or self._wake_at > at:
-            if self._wake is not None:
-                self._wake.cancel()
-            self._wake = loop.call_at(at, self._woken)
-            self._wake_at = at
-
-    def _woken(self) -> None:
-        self._wake = None
-        # A full queue needs no wake-up: its next item is already waiting.
-        self._queue.offer(_QUIET)
-
-    def _quiet_limit(self) -> float:
-        """How long to wait for the next event: until the reply falls due for a write, or, while
-        a write asked for is not done, one interval (it covers what is waiting)."""
-        if self._writes.outstanding:
-            return self._policy.flush.interval_s
-        return self._recorder.seconds_until_due()
+            self._writes.stop()
 
     async def _handle(self, event: AgentEvent) -> str | None:
         self._recorder.saw(event)

@@ -65,9 +65,6 @@ class AgentReplyRecorder(ReplyRecorder):
         passed since the last write: a quiet turn writes that often and no more)."""
         return super().due() or self.since_write() >= self._renew_s
 
-    def seconds_until_due(self) -> float:
-        return min(super().seconds_until_due(), max(0.0, self._renew_s - self.since_write()))
-
     async def flush(self) -> None:
         await self.settle(None)
 

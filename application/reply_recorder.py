@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from application.event_seqs import EventSeqs
@@ -79,13 +78,6 @@ class ReplyRecorder:
             or self._pending_events >= self._policy.max_events
             or (self._dirty and waited >= self._policy.interval_s)
         )
-
-    def seconds_until_due(self) -> float:
-        """How long the stream may stay quiet before what is waiting should be written
-        (forever when nothing is)."""
-        if not self._dirty:
-            return math.inf
-        return max(0.0, self._policy.interval_s - self.since_write())
 
     def since_write(self) -> float:
         """Seconds since the last write took its values."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from itertools import islice
 from typing import NamedTuple
 from uuid import UUID
@@ -40,14 +41,25 @@ class ReplyWrites:
     changed since it was last written (or must be read first) is written on its own after the
     group, through its recorder's usual path, which reads the session again. A group is tried
     twice; failing both times, it fails the write of every reply in it.
+
+    Turns that stream are watched: every `sweep_s`, one timer for the whole process calls each
+    watched turn back, so that a reply falling due while its agent is quiet is asked for
+    without a timer of its own, armed and moved with every event.
     """
 
     def __init__(
-        self, uow: UnitOfWorkFactory, window_s: float = 0.02, max_group: int = 500
+        self,
+        uow: UnitOfWorkFactory,
+        window_s: float = 0.02,
+        max_group: int = 500,
+        sweep_s: float = 0.02,
     ) -> None:
         self._uow = uow
         self._window_s = window_s
         self._max_group = max_group
+        self._sweep_s = sweep_s
+        self._watched: dict[AgentReplyRecorder, Callable[[], None]] = {}
+        self._sweeper: asyncio.TimerHandle | None = None
         self._next: dict[AgentReplyRecorder, _Done] = {}
         self._changes: dict[AgentReplyRecorder, SessionChange] = {}
         self._hurry: asyncio.Future[None] | None = None
@@ -68,8 +80,29 @@ class ReplyWrites:
                 resolve(self._hurry)
         return done
 
+    def watch(self, recorder: AgentReplyRecorder, swept: Callable[[], None]) -> None:
+        """Call `swept` every `sweep_s` until `unwatch`: the turn asks for its reply's write
+        there when it has fallen due."""
+        self._watched[recorder] = swept
+        if self._sweeper is None:
+            self._sweeper = asyncio.get_running_loop().call_later(self._sweep_s, self._sweep)
+
+    def unwatch(self, recorder: AgentReplyRecorder) -> None:
+        self._watched.pop(recorder, None)
+
+    def _sweep(self) -> None:
+        self._sweeper = None
+        for swept in list(self._watched.values()):
+            try:
+                swept()
+            except Exception:
+                log.exception("a streaming reply's sweep failed")
+        if self._watched:
+            self._sweeper = asyncio.get_running_loop().call_later(self._sweep_s, self._sweep)
+
     def withdraw(self, recorder: AgentReplyRecorder) -> None:
         """Drop the reply's write from the next group (its turn writes for itself now)."""
+        self.unwatch(recorder)
         self._changes.pop(recorder, None)
         done = self._next.pop(recorder, None)
         if done is not None:

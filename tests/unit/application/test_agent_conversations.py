@@ -358,6 +358,32 @@ async def test_ending_the_session_mid_turn_interrupts_the_reply(world: World) ->
     assert (await world.stored_message(accepted.reply_id)).status is MessageStatus.FAILED
 
 
+async def test_a_session_ended_while_the_agent_is_quiet_interrupts_the_reply_at_once(
+    world: World,
+) -> None:
+    """The quiet turn's lease renewal, asked for by the process's sweep, finds the session
+    ended: the turn is woken and ends the reply before the agent says anything more."""
+    world.reply_policy = AgentReplyPolicy(
+        flush=world.flush_policy.__class__(10.0, 1), lease=timedelta(seconds=3)
+    )
+    world.gateway = ScriptedAgentGateway(SEARCH, hold_after=4)
+    accepted = await send(world, "/agent search")
+    job = asyncio.ensure_future(world.background.run_all())
+    await world.gateway.held.wait()
+    await world.end().execute(EndSessionCommand(ALICE, accepted.message.conversation_id))
+
+    world.clock.advance(1.5)  # half the lease: the quiet turn renews it
+    async with asyncio.timeout(5):
+        while (await world.stored_message(accepted.reply_id)).status is not MessageStatus.FAILED:
+            await asyncio.sleep(0.01)
+
+    events = await world.events(accepted.message.conversation_id)
+    assert events[-1].type == "message.failed" and events[-1].data["reason"] == INTERRUPTED
+    world.gateway.release.set()
+    await job
+    assert (await world.events(accepted.message.conversation_id))[-1] == events[-1]
+
+
 async def test_the_reject_policy_refuses_a_message_while_a_turn_runs(world: World) -> None:
     world.gateway = ScriptedAgentGateway(SEARCH, hold_after=2)
     world_router = world.router

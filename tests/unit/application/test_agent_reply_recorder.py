@@ -115,8 +115,8 @@ async def test_text_waiting_while_the_agent_is_quiet_is_written_once_its_interva
 async def test_a_quiet_stream_does_not_ask_again_for_a_write_under_way(
     world: World, monkeypatch: pytest.MonkeyPatch, asked: WriteRequests
 ) -> None:
-    """While its write waits on a slow database, a quiet turn wakes once an interval, not in a
-    loop of wake-ups that each ask for the same write."""
+    """While its write waits on a slow database, the sweeps of a quiet turn do not ask for the
+    same write again."""
     gate = asyncio.Event()
     save = FakeMessageRepository.save_progress
 

@@ -259,3 +259,42 @@ async def test_a_reply_that_cannot_be_taken_fails_alone() -> None:
 
     assert isinstance(results[0], RuntimeError) and results[1] is None
     assert await stored(store, kept) == ("text", 1)
+
+
+async def test_watched_turns_are_called_back_every_sweep_until_unwatched() -> None:
+    store = FakeStore()
+    first, second = [await streaming_turn(store, n) for n in (1, 2)]
+    writes = ReplyWrites(store.uow, sweep_s=0.002)
+    swept: list[int] = []
+    writes.watch(first, lambda: swept.append(1))
+    writes.watch(second, lambda: swept.append(2))
+    await asyncio.sleep(0.03)
+    assert swept.count(1) >= 2 and swept.count(2) >= 2
+
+    writes.unwatch(first)
+    writes.withdraw(second)
+    swept.clear()
+    await asyncio.sleep(0.03)
+
+    assert swept == []
+
+
+async def test_a_turn_whose_sweep_breaks_does_not_stop_the_others(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    store = FakeStore()
+    broken, kept = [await streaming_turn(store, n) for n in (1, 2)]
+    writes = ReplyWrites(store.uow, sweep_s=0.002)
+    swept: list[int] = []
+
+    def breaks() -> None:
+        raise RuntimeError("broken")
+
+    writes.watch(broken, breaks)
+    writes.watch(kept, lambda: swept.append(2))
+    await asyncio.sleep(0.03)
+
+    assert len(swept) >= 2
+    assert "sweep failed" in caplog.text
+    writes.unwatch(broken)
+    writes.unwatch(kept)

@@ -60,6 +60,7 @@ class Target:
     server: str = "uvicorn"
     loop: str = "uvloop"
     http: str = "h11"
+    gc: str = "server"
     env: tuple[tuple[str, str], ...] = ()
     label: str = ""
 
@@ -68,7 +69,8 @@ class Target:
         extra = (
             f", {self.label}" if self.label else (", " + ", ".join(settings) if settings else "")
         )
-        return f"{self.app} on {self.server} ({self.loop}, {self.http}{extra})"
+        gc = "" if self.gc == "server" else f", gc {self.gc}"
+        return f"{self.app} on {self.server} ({self.loop}, {self.http}{gc}{extra})"
 
 
 @dataclass(frozen=True)
@@ -195,6 +197,8 @@ async def start_target(
         target.loop,
         "--http",
         target.http,
+        "--gc",
+        target.gc,
     ]
     env = {
         "BENCH_UPSTREAM": upstream,
@@ -458,7 +462,7 @@ def plan(args: argparse.Namespace) -> list[tuple[Target, list[Load]]]:
     blocks: list[tuple[Target, list[Load]]] = []
     for server in args.servers:
         for loop in args.loops:
-            base = {"server": server, "loop": loop, "http": args.http}
+            base = {"server": server, "loop": loop, "http": args.http, "gc": args.gc}
             if "relay" in args.runs:
                 blocks.append((Target("relay", **base), loads))
             if "convo" in args.runs:
@@ -522,6 +526,12 @@ def main() -> None:
     parser.add_argument("--servers", type=lambda s: s.split(","), default=["uvicorn"])
     parser.add_argument("--loops", type=lambda s: s.split(","), default=["uvloop"])
     parser.add_argument("--http", choices=["h11", "httptools"], default="httptools")
+    parser.add_argument(
+        "--gc",
+        choices=["server", "python"],
+        default="server",
+        help="garbage collector thresholds of convo and the relay alike (CONVO_GC_TUNING)",
+    )
     parser.add_argument(
         "--twins",
         type=at_least_one,

@@ -13,6 +13,7 @@ import uvicorn
 
 from entrypoints import event_loop
 from entrypoints.auth import issue_token
+from entrypoints.collector import tune_collector
 from entrypoints.container import build_container
 from entrypoints.database import safe_url, upgrade
 from entrypoints.http.app import API_PREFIX, create_app
@@ -45,6 +46,7 @@ def serve(settings: Settings, host: str, port: int) -> int:
     # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal to the handler
     # that was in place before it: make that a clean exit rather than death by signal.
     signal.signal(signal.SIGTERM, _exit_cleanly)
+    tune_collector(settings.gc_tuning)
     try:
         with contextlib.suppress(KeyboardInterrupt):
             event_loop.run(_serve(settings, listener, base_url), settings.event_loop)

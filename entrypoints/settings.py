@@ -14,6 +14,8 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import Meta
 
+from entrypoints.collector import GcTuning
+
 PREFIX = "CONVO_"
 
 
@@ -366,6 +368,15 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
             "per relayed event, docs/performance.md) or the standard library's `asyncio`."
         ),
     ] = "uvloop"
+    gc_tuning: Annotated[
+        GcTuning,
+        _doc(
+            "Garbage collector thresholds of `convo serve`: `server` (50,000, 20, 100), "
+            "collections 70 times rarer, less CPU per relayed event and no full collection "
+            "pausing a burst of streams (architecture/0018), or `python`, Python's own "
+            "(700, 10, 10)."
+        ),
+    ] = "server"
     agent_service_url: Annotated[
         str | None,
         _doc(

@@ -1,13 +1,15 @@
 """Serve convo's app or the bare relay under uvicorn or granian, for benchmarks.
 
     python benchmarks/live_agent/server.py --app convo|relay --server uvicorn|granian \
-        [--loop asyncio|uvloop] [--http h11|httptools] [--port 0]
+        [--loop asyncio|uvloop] [--http h11|httptools] [--gc server|python] [--port 0]
 
 convo's app is built exactly as `convo serve` builds it (settings from the `CONVO_*`
 environment, which must set `CONVO_JWT_SECRET` and `CONVO_AGENT_SERVICE_URL`; the schema is
 upgraded first); uvicorn runs it with the same options as `convo serve` (uvloop by default,
-`websockets-sansio`, permessage-deflate offered). The relay reads its upstream from
-`BENCH_UPSTREAM`. Prints `serving on http://127.0.0.1:PORT` once accepting connections.
+`websockets-sansio`, permessage-deflate offered; `--gc` sets the garbage collector's
+thresholds for both apps, as CONVO_GC_TUNING does for `convo serve`). The relay reads its
+upstream from `BENCH_UPSTREAM`. Prints `serving on http://127.0.0.1:PORT` once accepting
+connections.
 """
 
 from __future__ import annotations
@@ -123,8 +125,12 @@ def main() -> None:
     parser.add_argument("--server", choices=["uvicorn", "granian"], default="uvicorn")
     parser.add_argument("--loop", choices=["asyncio", "uvloop"], default="uvloop")
     parser.add_argument("--http", choices=["h11", "httptools"], default="httptools")
+    parser.add_argument("--gc", choices=["server", "python"], default="server")
     parser.add_argument("--port", type=int, default=0)
     args = parser.parse_args()
+    from entrypoints.collector import tune_collector
+
+    tune_collector(args.gc)
     with contextlib.suppress(KeyboardInterrupt):
         run(main_async(args), args.loop)
 

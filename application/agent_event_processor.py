@@ -29,6 +29,7 @@ from application.ports.clock import Clock
 from application.ports.ids import IdGenerator
 from application.ports.live_events import LiveEvents
 from application.ports.metrics import Metrics
+from application.ports.reply_progress import ReplyProgress
 from application.ports.routing_overrides import OverrideSource
 from application.ports.unit_of_work import UnitOfWorkFactory
 from application.reply_recorder import FlushPolicy
@@ -108,6 +109,7 @@ class AgentEventProcessor:
     def __init__(
         self,
         uow: UnitOfWorkFactory,
+        progress: ReplyProgress,
         clock: Clock,
         ids: IdGenerator,
         live: LiveEvents,
@@ -125,7 +127,7 @@ class AgentEventProcessor:
         self._policy = policy
         self._overrides = overrides
         self._consuming: set[UUID] = set()
-        self._writes = ReplyWrites(uow, policy.group_window_s, sweep_s=policy.sweep_s)
+        self._writes = ReplyWrites(progress, policy.group_window_s, sweep_s=policy.sweep_s)
 
     def consuming(self) -> frozenset[UUID]:
         """The sessions whose turns this process is consuming right now."""

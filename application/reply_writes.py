@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from itertools import islice
 from typing import NamedTuple
 from uuid import UUID
 
 from application.agent_reply_recorder import AgentReplyRecorder, SessionChange
 from application.futures import resolve
+from application.ports.reply_progress import ReplyProgress
 from application.ports.unit_of_work import UnitOfWorkFactory
 from domain.agent_sessions import AgentSession
 from domain.messages import Message
@@ -28,8 +29,8 @@ class ReplyWrites:
 
     A turn whose reply is due for a write asks for it here, and so does a turn that ends (its
     session's change applied in the group); one task writes every reply that asked since the
-    previous group began, in one transaction: the sessions' version-checked progress in one
-    statement (on PostgreSQL), then the replies in one executemany. A reply asking while its
+    previous group began, all or nothing (`ReplyProgress`: one transaction, or one statement
+    on PostgreSQL). A reply asking while its
     group is being written is written again in the next group, covering what arrived
     meanwhile. A group gathers for `window_s` before it is written, so there are at most
     1/window_s transactions a second however many replies stream: the groups grow with the
@@ -49,12 +50,12 @@ class ReplyWrites:
 
     def __init__(
         self,
-        uow: UnitOfWorkFactory,
+        progress: ReplyProgress,
         window_s: float = 0.02,
         max_group: int = 500,
         sweep_s: float = 0.02,
     ) -> None:
-        self._uow = uow
+        self._progress = progress
         self._window_s = window_s
         self._max_group = max_group
         self._sweep_s = sweep_s
@@ -172,7 +173,7 @@ class ReplyWrites:
         versions = [t.session.version for t in taken]
         for attempt in range(1, ATTEMPTS + 1):
             try:
-                stale_ids = await self._write_once(taken)
+                stale_ids = await self._progress.save([(t.session, t.reply) for t in taken])
             except Exception as error:
                 for t, version in zip(taken, versions, strict=True):
                     t.session.version = version
@@ -194,11 +195,18 @@ class ReplyWrites:
             resolve(t.done, failure)
         return []
 
-    async def _write_once(self, taken: list[_Taken]) -> set[UUID]:
+
+class ProgressInTransaction(ReplyProgress):
+    """`ReplyProgress` through the repositories, in one transaction."""
+
+    def __init__(self, uow: UnitOfWorkFactory) -> None:
+        self._uow = uow
+
+    async def save(self, progress: Sequence[tuple[AgentSession, Message]]) -> set[UUID]:
         async with self._uow() as uow:
-            stale = await uow.agent_sessions.save_progress([t.session for t in taken])
+            stale = await uow.agent_sessions.save_progress([session for session, _ in progress])
             stale_ids = {session.id for session in stale}
-            saved = [t.reply for t in taken if t.session.id not in stale_ids]
+            saved = [reply for session, reply in progress if session.id not in stale_ids]
             if saved:
                 await uow.messages.save_progress(*saved)
             await uow.commit()

@@ -4,25 +4,18 @@ from typing import Any
 from uuid import UUID
 
 from sqlalchemy import (
-    BigInteger,
     ColumnElement,
-    DateTime,
-    Integer,
     Row,
     Select,
-    String,
     Update,
-    Uuid,
     and_,
     bindparam,
     func,
     insert,
     or_,
     select,
-    text,
     update,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -138,40 +131,6 @@ _SAVE_PROGRESS = _versioned_update(_PROGRESS_COLUMNS)
 
 # PostgreSQL: every session of a group in one statement, one array per column; the sessions
 # whose version still matched come back.
-_SAVE_PROGRESS_MANY = text(
-    """
-    UPDATE conversation_agent_sessions AS s
-    SET agent_session_id = v.agent_session_id,
-        last_interaction_at = v.last_interaction_at,
-        last_event_id = v.last_event_id,
-        turn_started_at = v.turn_started_at,
-        turn_reply_id = v.turn_reply_id,
-        turn_lease_until = v.turn_lease_until,
-        version = s.version + 1
-    FROM unnest(
-        CAST(:ids AS uuid[]), CAST(:versions AS integer[]), CAST(:agent_session_ids AS text[]),
-        CAST(:interactions AS timestamptz[]), CAST(:event_ids AS bigint[]),
-        CAST(:started AS timestamptz[]), CAST(:replies AS uuid[]),
-        CAST(:leases AS timestamptz[])
-    ) AS v(
-        id, version, agent_session_id, last_interaction_at, last_event_id, turn_started_at,
-        turn_reply_id, turn_lease_until
-    )
-    WHERE s.id = v.id AND s.version = v.version
-    RETURNING s.id
-    """
-).bindparams(
-    bindparam("ids", type_=ARRAY(Uuid)),
-    bindparam("versions", type_=ARRAY(Integer)),
-    bindparam("agent_session_ids", type_=ARRAY(String)),
-    bindparam("interactions", type_=ARRAY(DateTime(timezone=True))),
-    bindparam("event_ids", type_=ARRAY(BigInteger)),
-    bindparam("started", type_=ARRAY(DateTime(timezone=True))),
-    bindparam("replies", type_=ARRAY(Uuid)),
-    bindparam("leases", type_=ARRAY(DateTime(timezone=True))),
-)
-
-
 # A session is read with its latest question in one round trip; the lookups are built once,
 # as they run at every turn's start.
 _LATEST_ASKED = (
@@ -248,10 +207,7 @@ class SqlAgentSessionRepository(AgentSessionRepository):
         await self._write_question(session)
 
     async def save_progress(self, sessions: Sequence[AgentSession]) -> list[AgentSession]:
-        if self._connection.dialect.name == "postgresql" and len(sessions) > 1:
-            saved = await self._save_progress_many(sessions)
-        else:
-            saved = {s.id for s in sessions if await self._save_progress_one(s)}
+        saved = {s.id for s in sessions if await self._save_progress_one(s)}
         for session in sessions:
             if session.id in saved:
                 session.version += 1
@@ -261,22 +217,6 @@ class SqlAgentSessionRepository(AgentSessionRepository):
         values = {f"b_{name}": getattr(session, name) for name in _PROGRESS_COLUMNS}
         values |= {"b_id": session.id, "b_version": session.version}
         return (await self._connection.execute(_SAVE_PROGRESS, values)).rowcount == 1
-
-    async def _save_progress_many(self, sessions: Sequence[AgentSession]) -> set[UUID]:
-        result = await self._connection.execute(
-            _SAVE_PROGRESS_MANY,
-            {
-                "ids": [s.id for s in sessions],
-                "versions": [s.version for s in sessions],
-                "agent_session_ids": [s.agent_session_id for s in sessions],
-                "interactions": [s.last_interaction_at for s in sessions],
-                "event_ids": [s.last_event_id for s in sessions],
-                "started": [s.turn_started_at for s in sessions],
-                "replies": [s.turn_reply_id for s in sessions],
-                "leases": [s.turn_lease_until for s in sessions],
-            },
-        )
-        return set(result.scalars())
 
     async def _write_question(self, session: AgentSession) -> None:
         question = session.question

@@ -1,25 +1,18 @@
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 from uuid import UUID
 
 from sqlalchemy import (
-    BigInteger,
     Integer,
     Row,
-    String,
-    Text,
     Update,
-    Uuid,
     bindparam,
     func,
     insert,
     select,
-    text,
     tuple_,
     update,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -59,39 +52,6 @@ def _progress_statement(dialect: str) -> Update:
 # PostgreSQL: every reply of a group write in one statement, one array per column, rather
 # than an executemany whose parameters SQLAlchemy processes row by row (the `agent` column
 # travels as JSON text).
-_PROGRESS_MANY = text(
-    """
-    UPDATE messages AS m
-    SET content = v.content,
-        status = v.status,
-        event_seq = GREATEST(m.event_seq, v.event_seq),
-        agent = CAST(v.agent AS json)
-    FROM unnest(
-        CAST(:ids AS uuid[]), CAST(:contents AS text[]), CAST(:statuses AS text[]),
-        CAST(:event_seqs AS bigint[]), CAST(:agents AS text[])
-    ) AS v(id, content, status, event_seq, agent)
-    WHERE m.id = v.id
-    """
-).bindparams(
-    bindparam("ids", type_=ARRAY(Uuid)),
-    bindparam("contents", type_=ARRAY(Text)),
-    bindparam("statuses", type_=ARRAY(String)),
-    bindparam("event_seqs", type_=ARRAY(BigInteger)),
-    bindparam("agents", type_=ARRAY(Text)),
-)
-
-
-def _progress_arrays(messages: Sequence[Message]) -> dict[str, list[Any]]:
-    agents = (_agent_to_json(message.agent) for message in messages)
-    return {
-        "ids": [message.id for message in messages],
-        "contents": [message.content for message in messages],
-        "statuses": [message.status.value for message in messages],
-        "event_seqs": [message.event_seq for message in messages],
-        "agents": [None if agent is None else json.dumps(agent) for agent in agents],
-    }
-
-
 def _added(message: Message, idempotency_key: str | None) -> dict[str, Any]:
     return {
         "b_id": message.id,
@@ -103,7 +63,7 @@ def _added(message: Message, idempotency_key: str | None) -> dict[str, Any]:
         "b_reply_to_id": message.reply_to,
         "b_idempotency_key": idempotency_key,
         "b_event_seq": message.event_seq,
-        "b_agent": _agent_to_json(message.agent),
+        "b_agent": agent_to_json(message.agent),
     }
 
 
@@ -121,7 +81,7 @@ def message_from_row(row: Row) -> Message:
     )
 
 
-def _agent_to_json(info: AgentReplyInfo | None) -> dict[str, Any] | None:
+def agent_to_json(info: AgentReplyInfo | None) -> dict[str, Any] | None:
     if info is None:
         return None
     return {
@@ -242,16 +202,13 @@ class SqlMessageRepository(MessageRepository):
         return [message_from_row(row) for row in reversed(rows)]
 
     async def save_progress(self, *messages: Message) -> None:
-        if len(messages) > 1 and self._connection.dialect.name == "postgresql":
-            await self._connection.execute(_PROGRESS_MANY, _progress_arrays(messages))
-            return
         rows = [
             {
                 "b_id": message.id,
                 "b_content": message.content,
                 "b_status": message.status.value,
                 "b_event_seq": message.event_seq,
-                "b_agent": _agent_to_json(message.agent),
+                "b_agent": agent_to_json(message.agent),
             }
             for message in messages
         ]

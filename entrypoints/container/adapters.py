@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import aiohttp
 from dependency_injector import containers, providers
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.agent_service import (
     AgentClientConfig,
@@ -18,10 +19,14 @@ from adapters.llm.summarizer import OpenAISummarizer
 from adapters.memory.background import AsyncioBackgroundWork
 from adapters.memory.live_events import InProcessLiveEvents
 from adapters.redis.live_events import RedisLiveEvents
+from adapters.sql.reply_progress import PostgresReplyProgress
 from adapters.sql.unit_of_work import SqlUnitOfWork
 from adapters.summarizer.extractive import ExtractiveSummarizer
 from adapters.telemetry.metrics import OpenTelemetryMetrics
 from adapters.tokenizer.tiktoken_counter import TiktokenCounter
+from application.ports.reply_progress import ReplyProgress
+from application.ports.unit_of_work import UnitOfWorkFactory
+from application.reply_writes import ProgressInTransaction
 from application.routing_cache import CachedOverrides, stored_overrides
 from entrypoints.settings import Settings
 
@@ -97,6 +102,12 @@ def _agent_choice(settings: Settings) -> str:
     return "client" if settings.agent_service_url else "none"
 
 
+def _reply_progress(engine: AsyncEngine, uow: UnitOfWorkFactory) -> ReplyProgress:
+    if engine.dialect.name == "postgresql":
+        return PostgresReplyProgress(engine)
+    return ProgressInTransaction(uow)
+
+
 def _model_choice(settings: Settings) -> str:
     return "openai" if settings.llm_base_url else "echo"
 
@@ -106,6 +117,7 @@ class Adapters(containers.DeclarativeContainer):
     infrastructure = providers.DependenciesContainer()
 
     uow = providers.Factory(SqlUnitOfWork, engine=infrastructure.engine)
+    reply_progress = providers.Singleton(_reply_progress, infrastructure.engine, uow.provider)
     live = providers.Selector(
         providers.Callable(_live_choice, settings),
         memory=providers.Singleton(

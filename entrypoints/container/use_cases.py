@@ -166,6 +166,7 @@ class UseCases(containers.DeclarativeContainer):
     agent_event_processor = providers.Singleton(
         AgentEventProcessor,
         uow=adapters.uow.provider,
+        progress=adapters.reply_progress,
         clock=infrastructure.clock,
         ids=infrastructure.ids,
         live=adapters.live,

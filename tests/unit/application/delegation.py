@@ -12,6 +12,7 @@ from application.agent_event_processor import AgentEventProcessor, AgentReplyPol
 from application.agent_sessions import AgentTurn
 from application.event_seqs import EventSeqs
 from application.history_builder import HistoryBuilder
+from application.reply_writes import ProgressInTransaction
 from application.routing_cache import CachedOverrides, stored_overrides
 from application.use_cases.answer_agent_question import AnswerAgentQuestion
 from application.use_cases.create_conversation import CreateConversation, CreateConversationCommand
@@ -87,6 +88,7 @@ class Delegation:
     def processor(self) -> AgentEventProcessor:
         return AgentEventProcessor(
             self.store.uow,
+            ProgressInTransaction(self.store.uow),
             self.clock,
             self.ids,
             self.live,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from uuid import UUID
 
 import pytest
@@ -13,7 +14,7 @@ import pytest
 from application.agent_reply_recorder import AgentReplyRecorder, TurnTakenOver
 from application.event_seqs import EventSeqs
 from application.reply_recorder import FlushPolicy
-from application.reply_writes import ReplyWrites
+from application.reply_writes import ProgressInTransaction, ReplyWrites
 from domain.agent_events import AnswerChunk
 from domain.agent_sessions import AgentSession
 from domain.conversations import Conversation, Owner
@@ -46,6 +47,10 @@ async def streaming_turn(
     )
 
 
+def writes_to(store: FakeStore, **options: Any) -> ReplyWrites:
+    return ReplyWrites(ProgressInTransaction(store.uow), **options)
+
+
 def receive(recorder: AgentReplyRecorder, event_id: int, text: str) -> None:
     recorder.saw(AnswerChunk(event_id=event_id, session_id="agent-1", text=text))
     recorder.append(text, seq=event_id)
@@ -72,7 +77,7 @@ async def test_replies_due_together_are_written_in_one_transaction() -> None:
         receive(recorder, n, f"text {n}")
     commits = store.tables.commits
 
-    assert await written(ReplyWrites(store.uow, window_s=0), *recorders) == [None] * 3
+    assert await written(writes_to(store, window_s=0), *recorders) == [None] * 3
 
     assert store.tables.commits - commits == 1
     for n, recorder in enumerate(recorders, start=1):
@@ -90,7 +95,7 @@ async def test_a_turn_s_end_is_written_in_the_group_of_the_other_writes() -> Non
     for n, recorder in enumerate((streaming, ending), start=1):
         receive(recorder, n, f"text {n}")
     ending.reply.complete()
-    writes, commits = ReplyWrites(store.uow, window_s=0), store.tables.commits
+    writes, commits = writes_to(store, window_s=0), store.tables.commits
 
     done = await asyncio.gather(
         asyncio.shield(writes.request(streaming)), asyncio.shield(writes.request(ending, end_turn))
@@ -117,7 +122,7 @@ async def test_a_turn_ending_after_its_session_changed_ends_alone_or_is_told() -
         await tx.agent_sessions.save(other)
         await tx.agent_sessions.save(by_user)
         await tx.commit()
-    writes = ReplyWrites(store.uow, window_s=0)
+    writes = writes_to(store, window_s=0)
 
     results = await asyncio.gather(
         asyncio.shield(writes.request(renewed, end_turn)),
@@ -147,7 +152,7 @@ async def test_a_reply_whose_session_changed_is_written_alone_after_reading_it_a
     for n, recorder in enumerate((kept, renewed, ended), start=1):
         receive(recorder, n, f"text {n}")
 
-    results = await written(ReplyWrites(store.uow, window_s=0), kept, renewed, ended)
+    results = await written(writes_to(store, window_s=0), kept, renewed, ended)
 
     assert results[:2] == [None, None] and isinstance(results[2], TurnTakenOver)
     assert await stored(store, kept) == ("text 1", 1)
@@ -167,7 +172,7 @@ async def test_a_group_failing_twice_fails_the_write_of_every_reply_in_it(
         receive(recorder, 1, "text")
     monkeypatch.setattr(FakeMessageRepository, "save_progress", broken)
 
-    results = await written(ReplyWrites(store.uow, window_s=0), *recorders)
+    results = await written(writes_to(store, window_s=0), *recorders)
 
     assert all(isinstance(result, ConnectionResetError) for result in results)
     monkeypatch.undo()
@@ -194,7 +199,7 @@ async def test_a_group_failing_once_is_written_on_its_second_try(
     monkeypatch.setattr(FakeMessageRepository, "save_progress", failing_once)
     commits = store.tables.commits
 
-    assert await written(ReplyWrites(store.uow, window_s=0), *recorders) == [None, None]
+    assert await written(writes_to(store, window_s=0), *recorders) == [None, None]
 
     assert len(failures) == 1 and store.tables.commits - commits == 1
     assert [await stored(store, r) for r in recorders] == [("text 1", 1), ("text 2", 2)]
@@ -215,7 +220,7 @@ async def test_a_reply_asking_while_its_group_is_written_is_written_again(
     monkeypatch.setattr(FakeMessageRepository, "save_progress", held)
     store = FakeStore()
     recorder = await streaming_turn(store, 1)
-    writes = ReplyWrites(store.uow, window_s=0)
+    writes = writes_to(store, window_s=0)
     receive(recorder, 1, "one ")
     first = writes.request(recorder)
     assert writes.request(recorder) is first  # not yet taken: the same write
@@ -233,7 +238,7 @@ async def test_a_reply_asking_while_its_group_is_written_is_written_again(
 async def test_a_withdrawn_reply_is_left_out_of_its_group() -> None:
     store = FakeStore()
     recorder = await streaming_turn(store, 1)
-    writes = ReplyWrites(store.uow, window_s=0.01)
+    writes = writes_to(store, window_s=0.01)
     receive(recorder, 1, "text")
     done = writes.request(recorder)
 
@@ -255,7 +260,7 @@ async def test_a_reply_that_cannot_be_taken_fails_alone() -> None:
 
     broken.take_progress = refuse  # type: ignore[method-assign,assignment]
 
-    results = await written(ReplyWrites(store.uow, window_s=0), broken, kept)
+    results = await written(writes_to(store, window_s=0), broken, kept)
 
     assert isinstance(results[0], RuntimeError) and results[1] is None
     assert await stored(store, kept) == ("text", 1)
@@ -264,7 +269,7 @@ async def test_a_reply_that_cannot_be_taken_fails_alone() -> None:
 async def test_watched_turns_are_called_back_every_sweep_until_unwatched() -> None:
     store = FakeStore()
     first, second = [await streaming_turn(store, n) for n in (1, 2)]
-    writes = ReplyWrites(store.uow, sweep_s=0.002)
+    writes = writes_to(store, sweep_s=0.002)
     swept: list[int] = []
     writes.watch(first, lambda: swept.append(1))
     writes.watch(second, lambda: swept.append(2))
@@ -284,7 +289,7 @@ async def test_a_turn_whose_sweep_breaks_does_not_stop_the_others(
 ) -> None:
     store = FakeStore()
     broken, kept = [await streaming_turn(store, n) for n in (1, 2)]
-    writes = ReplyWrites(store.uow, sweep_s=0.002)
+    writes = writes_to(store, sweep_s=0.002)
     swept: list[int] = []
 
     def breaks() -> None:

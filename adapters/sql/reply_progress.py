@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
+import msgspec
 from sqlalchemy import BigInteger, DateTime, Integer, String, Text, Uuid, bindparam, exc, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -102,6 +102,9 @@ class PostgresReplyProgress(ReplyProgress):
         return {session.id for session in sessions} - saved
 
 
+_json = msgspec.json.Encoder().encode
+
+
 def _columns(progress: Sequence[tuple[AgentSession, Message]]) -> dict[str, list[Any]]:
     """The statement's parameters: each column's values in one array, a row per reply."""
     sessions = [session for session, _ in progress]
@@ -120,5 +123,5 @@ def _columns(progress: Sequence[tuple[AgentSession, Message]]) -> dict[str, list
         "reply_contents": [reply.content for reply in replies],
         "reply_statuses": [reply.status.value for reply in replies],
         "reply_event_seqs": [reply.event_seq for reply in replies],
-        "reply_agents": [None if agent is None else json.dumps(agent) for agent in agents],
+        "reply_agents": [None if agent is None else _json(agent).decode() for agent in agents],
     }

@@ -181,11 +181,20 @@ class Conversation:
             stream.fail("message.completed differs from the deltas received")
 
     async def stored_reply(self) -> str | None:
+        """The reply as stored. Asked again once if the pooled connection it went out on was
+        closed by the server as idle in that instant (its keep-alive timeout, 5 s, is about a
+        stream's length)."""
+        try:
+            messages = await self._messages()
+        except aiohttp.ServerDisconnectedError:
+            messages = await self._messages()
+        return next((m["content"] for m in messages if m["id"] == self.reply_id), None)
+
+    async def _messages(self) -> list[dict[str, Any]]:
         async with self._http.get(
             f"{self._api}/conversations/{self.id}/messages", headers=self._headers
         ) as response:
-            messages = (await response.json())["items"]
-        return next((m["content"] for m in messages if m["id"] == self.reply_id), None)
+            return (await response.json())["items"]
 
     async def close(self) -> None:
         if self.socket is not None:

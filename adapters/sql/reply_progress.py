@@ -7,13 +7,13 @@ from typing import Any
 from uuid import UUID
 
 import msgspec
-from sqlalchemy import BigInteger, DateTime, Integer, String, Text, Uuid, bindparam, exc, text
+from sqlalchemy import BigInteger, DateTime, Integer, String, Text, Uuid, bindparam, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.sql.messages import agent_to_json
+from adapters.sql.unit_of_work import checkout
 from application.ports.reply_progress import ReplyProgress
-from application.ports.unit_of_work import StorageBusy
 from domain.agent_sessions import AgentSession
 from domain.messages import Message
 
@@ -86,11 +86,8 @@ class PostgresReplyProgress(ReplyProgress):
 
     async def save(self, progress: Sequence[tuple[AgentSession, Message]]) -> set[UUID]:
         sessions = [session for session, _ in progress]
-        values = _columns(progress)
-        try:
-            connection = await self._engine.connect()
-        except exc.TimeoutError as error:
-            raise StorageBusy("no database connection came free in time") from error
+        values = _columns(sessions, [reply for _, reply in progress])
+        connection = await checkout(self._engine)
         try:
             autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
             saved = set((await autocommit.execute(_SAVE, values)).scalars())
@@ -105,10 +102,8 @@ class PostgresReplyProgress(ReplyProgress):
 _json = msgspec.json.Encoder().encode
 
 
-def _columns(progress: Sequence[tuple[AgentSession, Message]]) -> dict[str, list[Any]]:
+def _columns(sessions: Sequence[AgentSession], replies: Sequence[Message]) -> dict[str, list[Any]]:
     """The statement's parameters: each column's values in one array, a row per reply."""
-    sessions = [session for session, _ in progress]
-    replies = [reply for _, reply in progress]
     agents = (agent_to_json(reply.agent) for reply in replies)
     return {
         "ids": [s.id for s in sessions],

@@ -13,6 +13,14 @@ from adapters.sql.routing_overrides import SqlRoutingOverrideRepository
 from application.ports.unit_of_work import StorageBusy, UnitOfWork
 
 
+async def checkout(engine: AsyncEngine) -> AsyncConnection:
+    """A pooled connection; StorageBusy when none comes free in the pool's timeout."""
+    try:
+        return await engine.connect()
+    except exc.TimeoutError as error:
+        raise StorageBusy("no database connection came free in time") from error
+
+
 class SqlUnitOfWork(UnitOfWork):
     """One transaction on one pooled connection; rolled back on exit unless committed."""
 
@@ -28,10 +36,7 @@ class SqlUnitOfWork(UnitOfWork):
         self._connection: AsyncConnection | None = None
 
     async def __aenter__(self) -> Self:
-        try:
-            self._connection = await self._engine.connect()
-        except exc.TimeoutError as error:
-            raise StorageBusy("no database connection came free in time") from error
+        self._connection = await checkout(self._engine)
         await self._connection.begin()
         self.conversations = SqlConversationRepository(self._connection)
         self.messages = SqlMessageRepository(self._connection)

@@ -59,7 +59,9 @@ class AgentReplyPolicy:
     stream); `lease` is how long a turn stays ours without a write; `show_details` adds the
     agent's thoughts and tool inputs and outputs to live events; `group_window_s` is how long
     the writes of all replies are gathered into one transaction and `sweep_s` how often
-    quiet replies are looked at for a write that fell due (`ReplyWrites`)."""
+    replies with something waiting are looked at for a write that fell due while their agent
+    is quiet; replies with nothing waiting are looked at every thirtieth of the lease, a
+    tenth of their renewal period (`ReplyWrites`)."""
 
     flush: FlushPolicy = field(default_factory=FlushPolicy)
     group_window_s: float = 0.02
@@ -127,7 +129,13 @@ class AgentEventProcessor:
         self._policy = policy
         self._overrides = overrides
         self._consuming: set[UUID] = set()
-        self._writes = ReplyWrites(progress, policy.group_window_s, sweep_s=policy.sweep_s)
+        self._writes = ReplyWrites(
+            progress,
+            clock,
+            policy.group_window_s,
+            sweep_s=policy.sweep_s,
+            quiet_sweep_s=policy.lease.total_seconds() / 30,
+        )
 
     def consuming(self) -> frozenset[UUID]:
         """The sessions whose turns this process is consuming right now."""

@@ -65,6 +65,9 @@ class AgentReplyRecorder(ReplyRecorder):
         passed since the last write: a quiet turn writes that often and no more)."""
         return super().due() or self.since_write() >= self._renew_s
 
+    def due_at(self) -> float:
+        return min(super().due_at(), self._last_flush + self._renew_s)
+
     async def flush(self) -> None:
         await self.settle(None)
 

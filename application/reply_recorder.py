@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from application.event_seqs import EventSeqs
@@ -53,7 +54,8 @@ class ReplyRecorder:
         self._pending_events = 0
         self._changes = 0
         self._captured = (0, 0, 0)
-        self._dirty = False
+        self.waiting = False
+        """Something the reply's last write did not hold is waiting to be written."""
         self._last_flush = clock.monotonic()
 
     def append(self, delta: str, seq: int) -> None:
@@ -69,15 +71,20 @@ class ReplyRecorder:
 
     def _changed(self) -> None:
         self._changes += 1
-        self._dirty = True
+        self.waiting = True
 
     def due(self) -> bool:
         waited = self.since_write()
         return (
             self._pending_chars >= self._policy.max_chars
             or self._pending_events >= self._policy.max_events
-            or (self._dirty and waited >= self._policy.interval_s)
+            or (self.waiting and waited >= self._policy.interval_s)
         )
+
+    def due_at(self) -> float:
+        """When, on the clock's monotonic time, what is waiting falls due by the interval (never
+        when nothing is); the other bounds are checked by `due` as events come."""
+        return self._last_flush + self._policy.interval_s if self.waiting else math.inf
 
     def since_write(self) -> float:
         """Seconds since the last write took its values."""
@@ -106,7 +113,7 @@ class ReplyRecorder:
         self._pending_chars -= chars
         self._pending_events -= events
         self._captured = (0, 0, self._changes)
-        self._dirty = self._changes != changes
+        self.waiting = self._changes != changes
 
     async def finish(self, live: LiveEvents, reason: str | None = None) -> None:
         """Store the final state (the reply must be complete or failed), then announce it."""
@@ -117,4 +124,4 @@ class ReplyRecorder:
         event = await live.publish(message_finished(self.reply, reason))
         self.note(event.seq)
         await self._event_seqs.store({self.reply.id: event.seq})
-        self._dirty = False
+        self.waiting = False

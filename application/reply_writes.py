@@ -12,6 +12,7 @@ from uuid import UUID
 
 from application.agent_reply_recorder import AgentReplyRecorder, SessionChange
 from application.futures import resolve
+from application.ports.clock import Clock
 from application.ports.reply_progress import ReplyProgress
 from application.ports.unit_of_work import UnitOfWorkFactory
 from domain.agent_sessions import AgentSession
@@ -43,24 +44,33 @@ class ReplyWrites:
     group, through its recorder's usual path, which reads the session again. A group is tried
     twice; failing both times, it fails the write of every reply in it.
 
-    Turns that stream are watched: every `sweep_s`, one timer for the whole process calls each
-    watched turn back, so that a reply falling due while its agent is quiet is asked for
-    without a timer of its own, armed and moved with every event.
+    Turns that stream are watched: every `sweep_s`, one timer for the whole process calls
+    back each watched turn whose reply has fallen due by time (`due_at` on `clock`), so that a
+    reply falling due while its agent is quiet is asked for without a timer of its own, armed
+    and moved with every event. Replies with nothing waiting are looked at only every
+    `quiet_sweep_s` (all they may need is their lease renewed, a third of the lease apart), so
+    a sweep costs an attribute check per quiet turn; a failed write calls its turn back at
+    once.
     """
 
     def __init__(
         self,
         progress: ReplyProgress,
+        clock: Clock,
         window_s: float = 0.02,
         max_group: int = 500,
         sweep_s: float = 0.02,
+        quiet_sweep_s: float = 1.0,
     ) -> None:
         self._progress = progress
+        self._clock = clock
         self._window_s = window_s
         self._max_group = max_group
         self._sweep_s = sweep_s
         self._watched: dict[AgentReplyRecorder, Callable[[], None]] = {}
         self._sweeper: asyncio.TimerHandle | None = None
+        self._quiet_sweep_s = quiet_sweep_s
+        self._quiet_sweep_at = clock.monotonic()
         self._next: dict[AgentReplyRecorder, _Done] = {}
         self._changes: dict[AgentReplyRecorder, SessionChange] = {}
         self._hurry: asyncio.Future[None] | None = None
@@ -82,8 +92,8 @@ class ReplyWrites:
         return done
 
     def watch(self, recorder: AgentReplyRecorder, swept: Callable[[], None]) -> None:
-        """Call `swept` every `sweep_s` until `unwatch`: the turn asks for its reply's write
-        there when it has fallen due."""
+        """Call `swept` once a sweep finds the reply fallen due by time, until `unwatch`: the
+        turn asks for its write there (or raises the failure of the last one)."""
         self._watched[recorder] = swept
         if self._sweeper is None:
             self._sweeper = asyncio.get_running_loop().call_later(self._sweep_s, self._sweep)
@@ -93,7 +103,16 @@ class ReplyWrites:
 
     def _sweep(self) -> None:
         self._sweeper = None
-        for swept in list(self._watched.values()):
+        now = self._clock.monotonic()
+        everyone = now >= self._quiet_sweep_at
+        if everyone:
+            self._quiet_sweep_at = now + self._quiet_sweep_s
+        due = [
+            swept
+            for recorder, swept in self._watched.items()
+            if (recorder.waiting or everyone) and recorder.due_at() <= now
+        ]
+        for swept in due:
             try:
                 swept()
             except Exception:
@@ -150,7 +169,7 @@ class ReplyWrites:
             try:
                 progress = recorder.take_progress(changes.get(recorder))
             except Exception as error:
-                resolve(done, error)
+                self._fail(recorder, done, error)
                 continue
             if progress is None:
                 alone.append((recorder, done))
@@ -162,7 +181,7 @@ class ReplyWrites:
             try:
                 await recorder.settle(changes.get(recorder))
             except Exception as error:
-                resolve(done, error)
+                self._fail(recorder, done, error)
             else:
                 resolve(done)
 
@@ -192,8 +211,16 @@ class ReplyWrites:
                     resolve(t.done)
             return [(t.recorder, t.done) for t in taken if t.session.id in stale_ids]
         for t in taken:
-            resolve(t.done, failure)
+            self._fail(t.recorder, t.done, failure)
         return []
+
+    def _fail(self, recorder: AgentReplyRecorder, done: _Done, error: BaseException) -> None:
+        """Fail the write; a watched turn is called back at once to notice it, its agent
+        perhaps quiet for long."""
+        resolve(done, error)
+        swept = self._watched.get(recorder)
+        if swept is not None:
+            swept()
 
 
 class ProgressInTransaction(ReplyProgress):

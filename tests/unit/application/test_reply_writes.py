@@ -47,8 +47,8 @@ async def streaming_turn(
     )
 
 
-def writes_to(store: FakeStore, **options: Any) -> ReplyWrites:
-    return ReplyWrites(ProgressInTransaction(store.uow), **options)
+def writes_to(store: FakeStore, clock: FakeClock | None = None, **options: Any) -> ReplyWrites:
+    return ReplyWrites(ProgressInTransaction(store.uow), clock or FakeClock(T0), **options)
 
 
 def receive(recorder: AgentReplyRecorder, event_id: int, text: str) -> None:
@@ -266,30 +266,38 @@ async def test_a_reply_that_cannot_be_taken_fails_alone() -> None:
     assert await stored(store, kept) == ("text", 1)
 
 
-async def test_watched_turns_are_called_back_every_sweep_until_unwatched() -> None:
-    store = FakeStore()
-    first, second = [await streaming_turn(store, n) for n in (1, 2)]
-    writes = writes_to(store, sweep_s=0.002)
+async def test_watched_turns_are_called_back_by_every_sweep_once_due_until_unwatched() -> None:
+    store, clock = FakeStore(), FakeClock(T0)
+    first, second, quiet = [await streaming_turn(store, n, clock) for n in (1, 2, 3)]
+    writes = writes_to(store, clock, sweep_s=0.002, quiet_sweep_s=0)
     swept: list[int] = []
-    writes.watch(first, lambda: swept.append(1))
-    writes.watch(second, lambda: swept.append(2))
+    for n, recorder in enumerate((first, second, quiet), start=1):
+        writes.watch(recorder, lambda n=n: swept.append(n))
+    receive(first, 1, "text")
+    receive(second, 1, "text")
+    await asyncio.sleep(0.03)
+    assert swept == []  # text waiting, its interval not passed yet
+
+    clock.advance(FlushPolicy().interval_s)
     await asyncio.sleep(0.03)
     assert swept.count(1) >= 2 and swept.count(2) >= 2
+    assert 3 not in swept  # nothing waiting, its lease far from renewal
 
     writes.unwatch(first)
     writes.withdraw(second)
+    clock.advance(LEASE.total_seconds())
     swept.clear()
     await asyncio.sleep(0.03)
-
-    assert swept == []
+    assert set(swept) == {3}  # a third of its lease passed: due for renewal
+    writes.unwatch(quiet)
 
 
 async def test_a_turn_whose_sweep_breaks_does_not_stop_the_others(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    store = FakeStore()
-    broken, kept = [await streaming_turn(store, n) for n in (1, 2)]
-    writes = writes_to(store, sweep_s=0.002)
+    store, clock = FakeStore(), FakeClock(T0)
+    broken, kept = [await streaming_turn(store, n, clock) for n in (1, 2)]
+    writes = writes_to(store, clock, sweep_s=0.002, quiet_sweep_s=0)
     swept: list[int] = []
 
     def breaks() -> None:
@@ -297,9 +305,27 @@ async def test_a_turn_whose_sweep_breaks_does_not_stop_the_others(
 
     writes.watch(broken, breaks)
     writes.watch(kept, lambda: swept.append(2))
+    clock.advance(LEASE.total_seconds())
     await asyncio.sleep(0.03)
 
     assert len(swept) >= 2
     assert "sweep failed" in caplog.text
     writes.unwatch(broken)
     writes.unwatch(kept)
+
+
+async def test_replies_with_nothing_waiting_are_looked_at_only_every_quiet_sweep() -> None:
+    store, clock = FakeStore(), FakeClock(T0)
+    quiet = await streaming_turn(store, 1, clock)
+    writes = writes_to(store, clock, sweep_s=0.002, quiet_sweep_s=60)
+    swept: list[int] = []
+    clock.advance(LEASE.total_seconds())  # past a third of the lease: due for renewal
+    writes.watch(quiet, lambda: swept.append(1))
+
+    await asyncio.sleep(0.03)
+    assert swept == [1]  # fifteen sweeps, one of them looking at replies with nothing waiting
+
+    clock.advance(60)
+    await asyncio.sleep(0.03)
+    assert swept == [1, 1]
+    writes.unwatch(quiet)

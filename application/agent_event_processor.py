@@ -250,7 +250,7 @@ class _Writes:
         if done is not None:
             if not done.done():
                 return
-            if not done.cancelled() and done.exception() is not None:
+            if _failure(done) is not None:
                 self._wake()
                 return
             self._done = None
@@ -262,8 +262,9 @@ class _Writes:
         done = self._done
         if done is not None and done.done():
             self._done = None
-            if not done.cancelled() and done.exception() is not None:
-                raise done.exception()  # type: ignore[misc]
+            error = _failure(done)
+            if error is not None:
+                raise error
 
     async def final(self, change: SessionChange) -> None:
         """The turn's last write, its session changed by `change`, made by the next group with
@@ -505,6 +506,11 @@ class _Turn:
         async with self._uow() as uow:
             await uow.dead_letters.add(letter)
             await uow.commit()
+
+
+def _failure(done: asyncio.Future[None]) -> BaseException | None:
+    """What a finished write failed with (a cancelled one failed with nothing)."""
+    return None if done.cancelled() else done.exception()
 
 
 def _end_turn(session: AgentSession, now: datetime) -> None:

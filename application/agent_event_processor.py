@@ -58,7 +58,7 @@ class AgentReplyPolicy:
     """`queue_size` bounds the events read ahead of processing (backpressure on the agent's
     stream); `lease` is how long a turn stays ours without a write; `show_details` adds the
     agent's thoughts and tool inputs and outputs to live events; `group_window_s` is how long
-    the writes of all replies are gathered into one transaction and `sweep_s` how often
+    the writes of all replies are gathered into one group write and `sweep_s` how often
     replies with something waiting are looked at for a write that fell due while their agent
     is quiet; replies with nothing waiting are looked at every thirtieth of the lease, a
     tenth of their renewal period (`ReplyWrites`)."""

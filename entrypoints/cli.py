@@ -19,6 +19,13 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the HTTP API and live channels")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000, help="0 picks a free port")
+    serve.add_argument(
+        "--workers",
+        type=_positive,
+        default=1,
+        help="processes serving the port (default 1); more than one needs Redis, PostgreSQL, "
+        "an Agent Service URL and a JWT secret (docs/runbook.md)",
+    )
 
     db = commands.add_parser("db", help="manage the database schema")
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="action")
@@ -52,6 +59,12 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError("expected a whole number of at least 1")
+    return int(text)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = _parser().parse_args(argv)
     try:
@@ -62,7 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if arguments.command == "serve":
         from entrypoints.serve import serve
 
-        return serve(settings, arguments.host, arguments.port)
+        return serve(settings, arguments.host, arguments.port, arguments.workers)
     if arguments.command == "db":
         from entrypoints.database import run_db_command
 

@@ -1,4 +1,4 @@
-"""`convo serve`: the API, live channels and background work in one process."""
+"""`convo serve`: the API, live channels and background work, in one process or in workers."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import sys
 
 import uvicorn
 
-from entrypoints import event_loop
+from entrypoints import event_loop, workers
 from entrypoints.auth import issue_token
 from entrypoints.collector import tune_collector
 from entrypoints.container import build_container
@@ -35,8 +35,11 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def serve(settings: Settings, host: str, port: int) -> int:
+def serve(settings: Settings, host: str, port: int, worker_count: int = 1) -> int:
     configure_logging(settings.log_level)
+    if worker_count > 1 and (refusal := workers.refusal(settings)) is not None:
+        print(f"convo: --workers {worker_count}: {refusal}", file=sys.stderr)
+        return 2
     try:
         listener = bind(host, port)
     except OSError as error:
@@ -48,22 +51,39 @@ def serve(settings: Settings, host: str, port: int) -> int:
     signal.signal(signal.SIGTERM, _exit_cleanly)
     tune_collector(settings.gc_tuning)
     try:
-        with contextlib.suppress(KeyboardInterrupt):
-            event_loop.run(_serve(settings, listener, base_url), settings.event_loop)
+        if worker_count > 1:
+            _serve_workers(settings, listener, base_url, worker_count)
+        else:
+            with contextlib.suppress(KeyboardInterrupt):
+                event_loop.run(_serve(settings, listener, base_url), settings.event_loop)
     except event_loop.EventLoopUnavailable as error:
         print(f"convo: {error}", file=sys.stderr)
         return 2
     return 0
 
 
+def _serve_workers(
+    settings: Settings, listener: socket.socket, base_url: str, worker_count: int
+) -> None:
+    event_loop.loop_factory(settings.event_loop)
+    if settings.auto_migrate:
+        event_loop.run(_migrate(settings), settings.event_loop)
+    _banner(base_url, None, settings, embedded_agent=False, worker_count=worker_count)
+    workers.serve_workers(settings, listener, worker_count)
+
+
 def _exit_cleanly(_signal: int, _frame: object) -> None:
     raise SystemExit(0)
 
 
+async def _migrate(settings: Settings) -> None:
+    await upgrade(settings.database_url)
+    log.info("database %s is at the newest revision", safe_url(settings.database_url))
+
+
 async def _serve(settings: Settings, listener: socket.socket, base_url: str) -> None:
     if settings.auto_migrate:
-        await upgrade(settings.database_url)
-        log.info("database %s is at the newest revision", safe_url(settings.database_url))
+        await _migrate(settings)
     embedded_agent = None
     if settings.agent_service_url is None:
         settings, embedded_agent = await start_embedded_agent(settings)
@@ -79,22 +99,23 @@ async def _serve_api(
 ) -> None:
     secret = settings.jwt_secret.reveal() if settings.jwt_secret else secrets.token_urlsafe(48)
     app = create_app(build_container(settings), secret)
-    config = uvicorn.Config(
-        app,
-        log_config=None,
-        http="httptools",
-        ws="websockets-sansio",
-        lifespan="on",
-        timeout_graceful_shutdown=max(settings.shutdown_grace_s, 1),
-    )
+    config = workers.uvicorn_config(settings, app)
     _banner(base_url, None if settings.jwt_secret else secret, settings, embedded_agent)
     await uvicorn.Server(config).serve(sockets=[listener])
 
 
 def _banner(
-    base_url: str, generated_secret: str | None, settings: Settings, embedded_agent: bool
+    base_url: str,
+    generated_secret: str | None,
+    settings: Settings,
+    embedded_agent: bool,
+    worker_count: int = 1,
 ) -> None:
-    lines = [f"convo is serving on {base_url} (API {base_url}{API_PREFIX}, docs {base_url}/schema)"]
+    processes = f", {worker_count} worker processes" if worker_count > 1 else ""
+    lines = [
+        f"convo is serving on {base_url} (API {base_url}{API_PREFIX}, docs {base_url}/schema"
+        f"{processes})"
+    ]
     kind = "the bundled reference service, in this process" if embedded_agent else "configured"
     lines.append(f"Agent Service: {settings.agent_service_url} ({kind})")
     if generated_secret is not None:

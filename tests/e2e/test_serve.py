@@ -47,9 +47,12 @@ class Service:
         return {"Authorization": f"Bearer {self.token}"}
 
 
-async def start_service(directory: Path, secret: str | None = None, **env: str) -> Service:
-    """`convo serve` in `directory` (its SQLite file there). With `secret`, tokens are made
-    with it (and survive a restart); without, the banner's dev token is used."""
+async def start_service(
+    directory: Path, secret: str | None = None, workers: int = 1, **env: str
+) -> Service:
+    """`convo serve --workers N` in `directory` (its SQLite file there unless `env` names
+    another database). With `secret`, tokens are made with it (and survive a restart);
+    without, the banner's dev token is used."""
     environment = {
         **os.environ,
         "CONVO_DATABASE_URL": f"sqlite+aiosqlite:///{directory / 'convo.db'}",
@@ -64,6 +67,8 @@ async def start_service(directory: Path, secret: str | None = None, **env: str) 
         "127.0.0.1",
         "--port",
         "0",
+        "--workers",
+        str(workers),
         cwd=directory,
         env=environment,
         stdout=asyncio.subprocess.PIPE,

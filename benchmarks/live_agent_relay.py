@@ -41,11 +41,13 @@ import aiohttp
 from live_agent.clients import Conversation, RelayStream, Stream, direct
 from live_agent.processes import Child, own_cpu_s
 from live_agent.report import fmt, percentile, triple
+from redis.asyncio import Redis
 
 from entrypoints.auth import issue_token
 
 HERE = Path(__file__).resolve().parent
 SECRET = secrets.token_urlsafe(48)
+REDIS_URL = "redis://127.0.0.1:6379/0"
 NO_PERSISTENCE = {"CONVO_REPLY_FLUSH_INTERVAL_MS": "60000", "CONVO_REPLY_FLUSH_CHARS": "1000000000"}
 OPENING = 64
 IDLE_S = 2.0
@@ -61,6 +63,7 @@ class Target:
     loop: str = "uvloop"
     http: str = "h11"
     gc: str = "server"
+    workers: int = 1
     env: tuple[tuple[str, str], ...] = ()
     label: str = ""
 
@@ -70,7 +73,8 @@ class Target:
             f", {self.label}" if self.label else (", " + ", ".join(settings) if settings else "")
         )
         gc = "" if self.gc == "server" else f", gc {self.gc}"
-        return f"{self.app} on {self.server} ({self.loop}, {self.http}{gc}{extra})"
+        workers = f", {self.workers} workers" if self.workers > 1 else ""
+        return f"{self.app} on {self.server} ({self.loop}, {self.http}{gc}{workers}{extra})"
 
 
 @dataclass(frozen=True)
@@ -199,6 +203,8 @@ async def start_target(
         target.http,
         "--gc",
         target.gc,
+        "--workers",
+        str(target.workers),
     ]
     env = {
         "BENCH_UPSTREAM": upstream,
@@ -209,6 +215,8 @@ async def start_target(
         "CONVO_LOG_LEVEL": "WARNING",
         "CONVO_HTTP_POOL_SIZE": "5000",
         "CONVO_HTTP_POOL_SIZE_PER_HOST": "5000",
+        "CONVO_REDIS_PREFIX": redis_prefix(workdir, n),
+        **({"CONVO_REDIS_URL": REDIS_URL} if target.workers > 1 else {}),
         **dict(target.env),
     }
     profile = workdir / f"profile-{n}.txt" if target.app in profiled else None
@@ -422,7 +430,27 @@ async def run_target(
         await child.stop()
         if created is not None:
             await on_postgres(postgres_admin(database), f'DROP DATABASE "{created}"')
+        if target.app == "convo":
+            await forget_redis_keys(target, redis_prefix(workdir, counter[0]))
     return outcomes
+
+
+def redis_prefix(workdir: Path, n: int) -> str:
+    return f"{workdir.name}-{n}"
+
+
+async def forget_redis_keys(target: Target, prefix: str) -> None:
+    """Delete the keys a convo process left in Redis (its replay buffers and seqs)."""
+    url = dict(target.env).get("CONVO_REDIS_URL", REDIS_URL if target.workers > 1 else None)
+    if url is None:
+        return
+    client = Redis.from_url(url)
+    try:
+        keys = [key async for key in client.scan_iter(match=f"{prefix}:*", count=1000)]
+        for start in range(0, len(keys), 1000):
+            await client.delete(*keys[start : start + 1000])
+    finally:
+        await client.aclose()
 
 
 def summary(outcomes: Sequence[Outcome]) -> None:
@@ -465,6 +493,7 @@ def plan(args: argparse.Namespace) -> list[tuple[Target, list[Load]]]:
             base = {"server": server, "loop": loop, "http": args.http, "gc": args.gc}
             if "relay" in args.runs:
                 blocks.append((Target("relay", **base), loads))
+            base["workers"] = args.workers
             if "convo" in args.runs:
                 blocks.append((Target("convo", **base, env=extra), loads))
             if "deflate" in args.runs and server == "uvicorn":
@@ -549,6 +578,13 @@ def main() -> None:
         type=lambda s: s.split(","),
         default=[],
         help="record these apps (convo, relay) with py-spy; collapsed stacks in the work dir",
+    )
+    parser.add_argument(
+        "--workers",
+        type=lambda s: max(1, int(s)),
+        default=1,
+        help="convo's worker processes (`convo serve --workers N`); above 1 its live events go "
+        f"through Redis at {REDIS_URL} unless --env CONVO_REDIS_URL=... names another",
     )
     parser.add_argument("--client-loop", choices=["asyncio", "uvloop"], default="uvloop")
     parser.add_argument("--emitter-loop", choices=["asyncio", "uvloop"], default="uvloop")

@@ -1,7 +1,8 @@
 """Serve convo's app or the bare relay under uvicorn or granian, for benchmarks.
 
     python benchmarks/live_agent/server.py --app convo|relay --server uvicorn|granian \
-        [--loop asyncio|uvloop] [--http h11|httptools] [--gc server|python] [--port 0]
+        [--loop asyncio|uvloop] [--http h11|httptools] [--gc server|python] [--port 0] \
+        [--workers N]
 
 convo's app is built exactly as `convo serve` builds it (settings from the `CONVO_*`
 environment, which must set `CONVO_JWT_SECRET` and `CONVO_AGENT_SERVICE_URL`; the schema is
@@ -9,7 +10,9 @@ upgraded first); uvicorn runs it with the same options as `convo serve` (uvloop 
 `websockets-sansio`, permessage-deflate offered; `--gc` sets the garbage collector's
 thresholds for both apps, as CONVO_GC_TUNING does for `convo serve`). The relay reads its
 upstream from `BENCH_UPSTREAM`. Prints `serving on http://127.0.0.1:PORT` once accepting
-connections.
+connections. `--workers N` (convo on uvicorn) serves it as `convo serve --workers N` does,
+from the same environment (which must then set `CONVO_REDIS_URL` and a PostgreSQL database);
+it announces itself once the port answers ready and the workers have had time to start.
 """
 
 from __future__ import annotations
@@ -17,8 +20,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import socket
 import sys
+import threading
+import time
+import urllib.request
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
@@ -110,6 +117,31 @@ async def main_async(args: argparse.Namespace) -> None:
         await run_granian(app, args.port)
 
 
+def serve_convo_workers(workers: int, port: int, loop: str) -> None:
+    from entrypoints.serve import bind
+    from entrypoints.settings import load_settings
+    from entrypoints.workers import serve_workers
+
+    run(prepare_convo(), loop)
+    listener = bind("127.0.0.1", port)
+    port = listener.getsockname()[1]
+    threading.Thread(target=announce_when_ready, args=(port,), daemon=True).start()
+    serve_workers(load_settings(), listener, workers)
+
+
+def announce_when_ready(port: int, settle_s: float = 3.0) -> None:
+    """Once the port answers ready (one worker has started), give the others `settle_s` to
+    finish theirs: they start together, in about a second each here."""
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health/ready", timeout=1):
+                break
+        except OSError:
+            time.sleep(0.05)
+    time.sleep(settle_s)
+    print(f"serving on http://127.0.0.1:{port}", flush=True)
+
+
 def run(main: Coroutine[Any, Any, None], loop: str) -> None:
     if loop == "uvloop":
         import uvloop
@@ -127,9 +159,17 @@ def main() -> None:
     parser.add_argument("--http", choices=["h11", "httptools"], default="httptools")
     parser.add_argument("--gc", choices=["server", "python"], default="server")
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--workers", type=int, default=1, help="convo on uvicorn only")
     args = parser.parse_args()
     from entrypoints.collector import tune_collector
 
+    if args.workers > 1:
+        if args.app != "convo" or args.server != "uvicorn":
+            parser.error("--workers: convo on uvicorn only")
+        os.environ["CONVO_GC_TUNING"] = args.gc
+        os.environ["CONVO_EVENT_LOOP"] = args.loop
+        serve_convo_workers(args.workers, args.port, args.loop)
+        return
     tune_collector(args.gc)
     with contextlib.suppress(KeyboardInterrupt):
         run(main_async(args), args.loop)

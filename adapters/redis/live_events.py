@@ -14,6 +14,7 @@ from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
+from adapters.redis.pipelined_script import PipelinedScript
 from application.live import LiveEvent
 from application.ports.live_events import RESTART_MARGIN, LiveEvents
 from application.subscriber_queue import SubscriberQueue
@@ -65,7 +66,8 @@ class RedisLiveEvents(LiveEvents):
     """The LiveEvents port on Redis (see architecture/0006).
 
     Publishing is one Lua call: INCR the conversation's counter, append the numbered envelope to
-    a capped stream (the replay buffer, expiring after `retention_s` of quiet), PUBLISH it. Each
+    a capped stream (the replay buffer, expiring after `retention_s` of quiet), PUBLISH it; the
+    calls of every task of the process go together, one pipeline at a time. Each
     process keeps one pub/sub connection, subscribed to the conversations its clients follow,
     and hands each message to local subscriber queues; a slow subscriber is dropped with
     SubscriberLagged, as in-process. If the pub/sub connection breaks, every local subscriber
@@ -86,7 +88,7 @@ class RedisLiveEvents(LiveEvents):
         self._retention_ms = int(retention_s * 1000)
         self._counter_retention_ms = max(self._retention_ms * 24, 7 * 24 * 3600 * 1000)
         self._subscriber_queue = subscriber_queue
-        self._publish_script = redis.register_script(_PUBLISH)
+        self._publish_script = PipelinedScript(redis, _PUBLISH, key_count=2)
         self._at_least_script = redis.register_script(_AT_LEAST)
         self._channels: dict[str, _Channel] = {}
         self._pubsub: PubSub | None = None
@@ -101,15 +103,16 @@ class RedisLiveEvents(LiveEvents):
         counter, stream, channel = self._keys(event.conversation_id)
         head, tail = _encode(event.numbered(0)).split(_SEQ_FIELD, 1)
         seq = await self._publish_script(
-            keys=[counter, stream],
-            args=[
+            (
+                counter,
+                stream,
                 head + b'"seq":',
                 b"," + tail,
                 channel,
                 self._replay_size,
                 self._retention_ms,
                 self._counter_retention_ms,
-            ],
+            )
         )
         return event.numbered(int(seq))
 
@@ -236,6 +239,7 @@ class RedisLiveEvents(LiveEvents):
                     await pubsub.unsubscribe(*unused)
 
     async def close(self) -> None:
+        await self._publish_script.close()
         if self._reader is not None:
             self._reader.cancel()
             with suppress(asyncio.CancelledError):

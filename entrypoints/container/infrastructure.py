@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import aiohttp
 from dependency_injector import containers, providers
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 
 from adapters.sql.engine import create_engine
 from adapters.system.clock import SystemClock
@@ -23,9 +23,22 @@ def _http_session(settings: Settings) -> aiohttp.ClientSession:
     )
 
 
+REDIS_CONNECTIONS = 100
+REDIS_CONNECTION_WAIT_S = 10.0
+
+
 def _redis_client(settings: Settings) -> Redis | None:
-    """One pool per process; None on the embedded default (no Redis configured)."""
-    return Redis.from_url(settings.redis_url) if settings.redis_url else None
+    """One pool per process; None on the embedded default (no Redis configured).
+
+    A command finding every connection busy waits for one (up to REDIS_CONNECTION_WAIT_S)
+    instead of failing at once, as redis-py's default pool would: a thousand clients
+    connecting together each ask Redis where their conversation's numbering stands."""
+    if not settings.redis_url:
+        return None
+    pool = BlockingConnectionPool.from_url(
+        settings.redis_url, max_connections=REDIS_CONNECTIONS, timeout=REDIS_CONNECTION_WAIT_S
+    )
+    return Redis(connection_pool=pool)
 
 
 class Infrastructure(containers.DeclarativeContainer):

@@ -14,6 +14,9 @@ from adapters.memory.live_events import InProcessLiveEvents
 from adapters.redis.live_events import RedisLiveEvents
 from application.live import EventType, LiveEvent
 from application.ports.live_events import RESTART_MARGIN, LiveEvents, SubscriberLagged
+from entrypoints.container import build_container
+from entrypoints.container.infrastructure import REDIS_CONNECTIONS
+from entrypoints.settings import Settings
 from tests.conftest import REDIS_URL
 
 CONVERSATION = UUID(int=1)
@@ -183,6 +186,24 @@ async def test_instances_share_numbering_and_every_subscriber_sees_seq_order(
     assert seen_one == seen_two
 
 
+async def test_a_thousand_publishers_at_once_are_all_numbered_and_delivered(
+    make_bus: BusFactory,
+) -> None:
+    """More publishes in flight than a Redis client's pool holds connections (100 in redis-py),
+    as a thousand streams relaying at once make."""
+    bus = make_bus()
+    conversations = [UUID(int=1000 + n) for n in range(10)]
+    async with bus.subscribe(conversations[0]) as first:
+        published = await asyncio.gather(
+            *(bus.publish(event(n, c)) for n in range(100) for c in conversations)
+        )
+        seen = await take(first, 100)
+    for conversation in conversations:
+        seqs = [e.seq for e in published if e.conversation_id == conversation]
+        assert sorted(seqs) == list(range(1, 101))
+    assert seen == [e for e in published if e.conversation_id == conversations[0]]
+
+
 async def test_leaving_and_rejoining_a_conversation_keeps_delivery_working(
     make_bus: BusFactory,
 ) -> None:
@@ -209,3 +230,19 @@ async def test_a_broken_redis_subscription_tells_subscribers_to_catch_up(redis_p
     finally:
         await bus.close()
         await client.aclose()
+
+
+@pytest.mark.redis
+async def test_the_services_redis_client_waits_for_a_free_connection_rather_than_failing(
+    redis_prefix: str,
+) -> None:
+    container = build_container(Settings(redis_url=REDIS_URL, redis_prefix=redis_prefix))
+    client = container.infrastructure.redis()
+    assert client is not None
+    try:
+        counts = await asyncio.gather(
+            *(client.incr(f"{redis_prefix}:waits") for _ in range(REDIS_CONNECTIONS * 3))
+        )
+    finally:
+        await client.aclose()
+    assert sorted(counts) == list(range(1, REDIS_CONNECTIONS * 3 + 1))

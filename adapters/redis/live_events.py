@@ -201,7 +201,7 @@ class RedisLiveEvents(LiveEvents):
             if not pubsub.subscribed:
                 await asyncio.sleep(0.01)
                 continue
-            message = await pubsub.get_message(timeout=1.0)
+            message = await pubsub.get_message(timeout=None)
             if message is None:
                 continue
             kind, name = message["type"], message["channel"].decode()

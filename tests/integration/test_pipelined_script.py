@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import AsyncIterator
 
 import pytest
@@ -84,3 +85,50 @@ async def test_a_redis_that_cannot_be_reached_fails_the_calls_made_and_later_one
         await unreachable.aclose()
 
     assert all(isinstance(outcome, RedisConnectionError) for outcome in outcomes + again)
+
+
+async def _kill_connections_named(name: str) -> None:
+    admin = Redis.from_url(REDIS_URL)
+    try:
+        for client in await admin.client_list():
+            if client["name"] == name:
+                await admin.client_kill_filter(_id=client["id"])
+    finally:
+        await admin.aclose()
+
+
+async def test_a_kept_connection_closed_while_idle_is_replaced_before_use(
+    redis_prefix: str,
+) -> None:
+    name = f"{redis_prefix}-idle"
+    client = Redis.from_url(REDIS_URL, client_name=name)
+    script = PipelinedScript(client, APPEND, key_count=1, check_after_idle_s=0.05)
+    key = f"{redis_prefix}:list"
+    try:
+        assert await script((key, "a")) == 1
+        await _kill_connections_named(name)
+        await asyncio.sleep(0.2)
+
+        assert await script((key, "b")) == 2
+    finally:
+        await script.close()
+        await client.aclose()
+
+
+async def test_a_connection_lost_under_a_pipeline_fails_it_and_the_next_runs_on_a_new_one(
+    redis_prefix: str,
+) -> None:
+    name = f"{redis_prefix}-busy"
+    client = Redis.from_url(REDIS_URL, client_name=name)
+    script = PipelinedScript(client, APPEND, key_count=1, check_after_idle_s=math.inf)
+    key = f"{redis_prefix}:list"
+    try:
+        assert await script((key, "a")) == 1
+        await _kill_connections_named(name)
+
+        lost = await asyncio.gather(script((key, "b")), return_exceptions=True)
+        assert isinstance(lost[0], RedisConnectionError)
+        assert await script((key, "c")) == 2
+    finally:
+        await script.close()
+        await client.aclose()

@@ -481,7 +481,8 @@ def summary(outcomes: Sequence[Outcome]) -> None:
 
 def plan(args: argparse.Namespace) -> list[tuple[Target, list[Load]]]:
     """The runs, each block on a fresh process: the relay and convo at every size, then convo
-    at the largest size with permessage-deflate (uvicorn offers it) and without flushes."""
+    at the largest size with permessage-deflate (uvicorn offers it), without flushes and on
+    the Redis bus (the multi-instance configuration, one process)."""
     loads = [Load(n, args.rate, args.events, args.pace_ms) for n in sorted(args.sizes)[::-1]]
     deflated = [
         Load(load.conversations, load.rate, load.events, load.pace_ms, 15) for load in loads
@@ -498,6 +499,9 @@ def plan(args: argparse.Namespace) -> list[tuple[Target, list[Load]]]:
                 blocks.append((Target("convo", **base, env=extra), loads))
             if "deflate" in args.runs and server == "uvicorn":
                 blocks.append((Target("convo", **base, env=extra), deflated[:1]))
+            if "redis" in args.runs:
+                on_redis = (*extra, ("CONVO_REDIS_URL", REDIS_URL))
+                blocks.append((Target("convo", **base, env=on_redis, label="Redis bus"), loads[:1]))
             if "noflush" in args.runs:
                 quiet = extra + tuple(NO_PERSISTENCE.items())
                 blocks.append((Target("convo", **base, env=quiet, label="no flushes"), loads[:1]))
@@ -591,8 +595,8 @@ def main() -> None:
     parser.add_argument(
         "--runs",
         type=lambda s: s.split(","),
-        default=["relay", "convo", "deflate", "noflush"],
-        help="which blocks to run (default all: relay,convo,deflate,noflush)",
+        default=["relay", "convo", "deflate", "noflush", "redis"],
+        help="which blocks to run (default all: relay,convo,deflate,noflush,redis)",
     )
     parser.add_argument(
         "--env",

@@ -246,3 +246,16 @@ async def test_the_services_redis_client_waits_for_a_free_connection_rather_than
     finally:
         await client.aclose()
     assert sorted(counts) == list(range(1, REDIS_CONNECTIONS * 3 + 1))
+
+
+@pytest.mark.redis
+async def test_a_subscriber_leaving_after_the_redis_bus_closed_leaves_quietly(
+    redis_prefix: str,
+) -> None:
+    client = Redis.from_url(REDIS_URL)
+    bus = RedisLiveEvents(client, redis_prefix)
+    try:
+        async with bus.subscribe(CONVERSATION):
+            await bus.close()
+    finally:
+        await client.aclose()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 from redis.asyncio import Redis
@@ -17,6 +17,8 @@ from adapters.redis.pipelined_script import PipelinedScript
 from tests.conftest import REDIS_URL
 
 pytestmark = pytest.mark.redis
+
+Killer = Callable[[], Awaitable[None]]
 
 APPEND = """
 if ARGV[1] == 'fail' then
@@ -87,48 +89,50 @@ async def test_a_redis_that_cannot_be_reached_fails_the_calls_made_and_later_one
     assert all(isinstance(outcome, RedisConnectionError) for outcome in outcomes + again)
 
 
-async def _kill_connections_named(name: str) -> None:
-    admin = Redis.from_url(REDIS_URL)
-    try:
-        for client in await admin.client_list():
-            if client["name"] == name:
-                await admin.client_kill_filter(_id=client["id"])
-    finally:
-        await admin.aclose()
+@pytest.fixture
+async def named_redis(redis_prefix: str) -> AsyncIterator[tuple[Redis, Killer]]:
+    """A client whose connections carry a name of their own, and a way to have Redis close
+    them."""
+    name = f"{redis_prefix}-named"
+    client = Redis.from_url(REDIS_URL, client_name=name)
+
+    async def kill() -> None:
+        admin = Redis.from_url(REDIS_URL)
+        try:
+            for connection in await admin.client_list():
+                if connection["name"] == name:
+                    await admin.client_kill_filter(_id=connection["id"])
+        finally:
+            await admin.aclose()
+
+    yield client, kill
+    await client.aclose()
 
 
 async def test_a_kept_connection_closed_while_idle_is_replaced_before_use(
-    redis_prefix: str,
+    named_redis: tuple[Redis, Killer], redis_prefix: str
 ) -> None:
-    name = f"{redis_prefix}-idle"
-    client = Redis.from_url(REDIS_URL, client_name=name)
+    client, kill = named_redis
     script = PipelinedScript(client, APPEND, key_count=1, check_after_idle_s=0.05)
     key = f"{redis_prefix}:list"
-    try:
-        assert await script((key, "a")) == 1
-        await _kill_connections_named(name)
-        await asyncio.sleep(0.2)
+    assert await script((key, "a")) == 1
+    await kill()
+    await asyncio.sleep(0.2)
 
-        assert await script((key, "b")) == 2
-    finally:
-        await script.close()
-        await client.aclose()
+    assert await script((key, "b")) == 2
+    await script.close()
 
 
 async def test_a_connection_lost_under_a_pipeline_fails_it_and_the_next_runs_on_a_new_one(
-    redis_prefix: str,
+    named_redis: tuple[Redis, Killer], redis_prefix: str
 ) -> None:
-    name = f"{redis_prefix}-busy"
-    client = Redis.from_url(REDIS_URL, client_name=name)
+    client, kill = named_redis
     script = PipelinedScript(client, APPEND, key_count=1, check_after_idle_s=math.inf)
     key = f"{redis_prefix}:list"
-    try:
-        assert await script((key, "a")) == 1
-        await _kill_connections_named(name)
+    assert await script((key, "a")) == 1
+    await kill()
 
-        lost = await asyncio.gather(script((key, "b")), return_exceptions=True)
-        assert isinstance(lost[0], RedisConnectionError)
-        assert await script((key, "c")) == 2
-    finally:
-        await script.close()
-        await client.aclose()
+    lost = await asyncio.gather(script((key, "b")), return_exceptions=True)
+    assert isinstance(lost[0], RedisConnectionError)
+    assert await script((key, "c")) == 2
+    await script.close()

@@ -65,7 +65,7 @@ def serve(settings: Settings, host: str, port: int, worker_count: int = 1) -> in
 def _serve_workers(
     settings: Settings, listener: socket.socket, base_url: str, worker_count: int
 ) -> None:
-    event_loop.loop_factory(settings.event_loop)
+    event_loop.loop_factory(settings.event_loop)  # refuse here, not in every worker
     if settings.auto_migrate:
         event_loop.run(_migrate(settings), settings.event_loop)
     _banner(base_url, None, settings, embedded_agent=False, worker_count=worker_count)

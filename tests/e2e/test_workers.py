@@ -129,7 +129,7 @@ async def _sockets_on_every_worker(
     sockets: list[aiohttp.ClientWebSocketResponse] = []
     served: set[int] = set()
     while served != set(workers):
-        assert len(sockets) < 64, f"every connection went to workers {served}"
+        assert len(sockets) < 200, f"every connection went to workers {served}"
         ws = await http.ws_connect(url)
         sockets.append(ws)
         port = ws.get_extra_info("sockname")[1]

@@ -138,13 +138,16 @@ _SAVED_TOGETHER = 16
 event loop, and a group of a hundred in one statement showed in the live events' tail."""
 
 
+_KEYED_PROGRESS_COLUMNS = ("id", "version", *_PROGRESS_COLUMNS)
+
+
 @lru_cache(maxsize=_SAVED_TOGETHER)
-def _save_progress_together(count: int) -> TextClause:
+def _progress_together_statement(count: int) -> TextClause:
     """SQLite: `count` sessions' progress in one statement (a row of values each, joined by
     UPDATE … FROM, the sessions whose version still matched RETURNING their id), built once per
     group size. Through aiosqlite every statement is several hops to its thread and back; one
     statement per session made a group write of 40 replies cost 120 of them."""
-    names = ("id", "version", *_PROGRESS_COLUMNS)
+    names = _KEYED_PROGRESS_COLUMNS
     rows = ", ".join("(" + ", ".join(f":{name}_{n}" for name in names) + ")" for n in range(count))
     assignments = ", ".join(f"{name} = v.{name}" for name in _PROGRESS_COLUMNS)
     table, columns = conversation_agent_sessions.name, ", ".join(names)
@@ -253,9 +256,9 @@ class SqlAgentSessionRepository(AgentSessionRepository):
         values = {
             f"{name}_{n}": getattr(session, name)
             for n, session in enumerate(sessions)
-            for name in ("id", "version", *_PROGRESS_COLUMNS)
+            for name in _KEYED_PROGRESS_COLUMNS
         }
-        statement = _save_progress_together(len(sessions))
+        statement = _progress_together_statement(len(sessions))
         return set((await self._connection.execute(statement, values)).scalars())
 
     async def _save_progress_one(self, session: AgentSession) -> bool:

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from uuid import UUID
 
 from application.futures import resolve
+from application.ports.event_seq_store import EventSeqStore
 from application.ports.unit_of_work import UnitOfWorkFactory
 
 _Done = asyncio.Future[None]
@@ -17,14 +18,13 @@ class EventSeqs:
     process: what a client catching up from the database is told a message reflects.
 
     Each new message and each reply's end is announced, then its seq stored. Asked while no
-    write is under way, the write starts at once (one transaction, as before); asked while one
-    is, the seqs join the next write, which starts when it ends. At low load nothing waits
-    longer; under a burst of turns a single transaction stores the seqs of all of them instead
-    of one each.
+    write is under way, the write starts at once; asked while one is, the seqs join the next
+    write, which starts when it ends. At low load nothing waits longer; under a burst of turns
+    a single write stores the seqs of all of them instead of one each.
     """
 
-    def __init__(self, uow: UnitOfWorkFactory) -> None:
-        self._uow = uow
+    def __init__(self, store: EventSeqStore) -> None:
+        self._store = store
         self._next: dict[UUID, int] = {}
         self._next_done: _Done | None = None
         self._task: asyncio.Task[None] | None = None
@@ -57,9 +57,7 @@ class EventSeqs:
                 self._next, self._next_done = {}, None
                 assert done is not None
                 try:
-                    async with self._uow() as tx:
-                        await tx.messages.record_event_seqs(seqs)
-                        await tx.commit()
+                    await self._store.record(seqs)
                 except Exception as error:
                     resolve(done, error)
                 else:
@@ -70,3 +68,15 @@ class EventSeqs:
                 self._next_done.cancel()
                 self._next_done = None
             self._next = {}
+
+
+class SeqsInTransaction(EventSeqStore):
+    """`EventSeqStore` through the message repository, in a transaction."""
+
+    def __init__(self, uow: UnitOfWorkFactory) -> None:
+        self._uow = uow
+
+    async def record(self, seqs: Mapping[UUID, int]) -> None:
+        async with self._uow() as tx:
+            await tx.messages.record_event_seqs(seqs)
+            await tx.commit()

@@ -19,11 +19,14 @@ from adapters.llm.summarizer import OpenAISummarizer
 from adapters.memory.background import AsyncioBackgroundWork
 from adapters.memory.live_events import InProcessLiveEvents
 from adapters.redis.live_events import RedisLiveEvents
+from adapters.sql.event_seqs import PostgresEventSeqStore
 from adapters.sql.reply_progress import PostgresReplyProgress
 from adapters.sql.unit_of_work import SqlUnitOfWork
 from adapters.summarizer.extractive import ExtractiveSummarizer
 from adapters.telemetry.metrics import OpenTelemetryMetrics
 from adapters.tokenizer.tiktoken_counter import TiktokenCounter
+from application.event_seqs import SeqsInTransaction
+from application.ports.event_seq_store import EventSeqStore
 from application.ports.reply_progress import ReplyProgress
 from application.ports.unit_of_work import UnitOfWorkFactory
 from application.reply_writes import ProgressInTransaction
@@ -108,6 +111,12 @@ def _reply_progress(engine: AsyncEngine, uow: UnitOfWorkFactory) -> ReplyProgres
     return ProgressInTransaction(uow)
 
 
+def _event_seq_store(engine: AsyncEngine, uow: UnitOfWorkFactory) -> EventSeqStore:
+    if engine.dialect.name == "postgresql":
+        return PostgresEventSeqStore(engine)
+    return SeqsInTransaction(uow)
+
+
 def _model_choice(settings: Settings) -> str:
     return "openai" if settings.llm_base_url else "echo"
 
@@ -118,6 +127,7 @@ class Adapters(containers.DeclarativeContainer):
 
     uow = providers.Factory(SqlUnitOfWork, engine=infrastructure.engine)
     reply_progress = providers.Singleton(_reply_progress, infrastructure.engine, uow.provider)
+    event_seq_store = providers.Singleton(_event_seq_store, infrastructure.engine, uow.provider)
     live = providers.Selector(
         providers.Callable(_live_choice, settings),
         memory=providers.Singleton(

@@ -82,7 +82,7 @@ class UseCases(containers.DeclarativeContainer):
     infrastructure = providers.DependenciesContainer()
     adapters = providers.DependenciesContainer()
 
-    event_seqs = providers.Singleton(EventSeqs, uow=adapters.uow.provider)
+    event_seqs = providers.Singleton(EventSeqs, store=adapters.event_seq_store)
     create_conversation = providers.Factory(
         CreateConversation,
         uow=adapters.uow.provider,

@@ -10,7 +10,7 @@ from uuid import UUID
 from adapters.memory.live_events import InProcessLiveEvents
 from application.agent_event_processor import AgentEventProcessor, AgentReplyPolicy
 from application.agent_sessions import AgentTurn
-from application.event_seqs import EventSeqs
+from application.event_seqs import EventSeqs, SeqsInTransaction
 from application.history_builder import HistoryBuilder
 from application.reply_writes import ProgressInTransaction
 from application.routing_cache import CachedOverrides, stored_overrides
@@ -69,7 +69,7 @@ class Delegation:
     @cached_property
     def event_seqs(self) -> EventSeqs:
         """One for the whole world, as the process has one."""
-        return EventSeqs(self.store.uow)
+        return EventSeqs(SeqsInTransaction(self.store.uow))
 
     def history(self) -> HistoryBuilder:
         return HistoryBuilder(self.counter, self.summarizer, self.policy, 500, self.count_chars)

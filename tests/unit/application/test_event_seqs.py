@@ -1,49 +1,35 @@
 import asyncio
 from collections.abc import Mapping
-from typing import Any, cast
 from uuid import UUID
 
 import pytest
 
 from application.event_seqs import EventSeqs
-from application.ports.unit_of_work import UnitOfWorkFactory
+from application.ports.event_seq_store import EventSeqStore
 
 A, B, C = UUID(int=1), UUID(int=2), UUID(int=3)
 
 
-class GatedStore:
-    """Records each transaction's seqs; a write waits at the gate while it is closed."""
+class GatedStore(EventSeqStore):
+    """Records each write's seqs; a write waits at the gate while it is closed."""
 
     def __init__(self) -> None:
         self.batches: list[dict[UUID, int]] = []
         self.gate = asyncio.Event()
         self.gate.set()
         self.failure: Exception | None = None
-        self.messages = self
 
-    def uow(self) -> UnitOfWorkFactory:
-        return cast(UnitOfWorkFactory, lambda: self)
-
-    async def __aenter__(self) -> "GatedStore":
-        return self
-
-    async def __aexit__(self, *_: Any) -> None:
-        return None
-
-    async def record_event_seqs(self, seqs: Mapping[UUID, int]) -> None:
+    async def record(self, seqs: Mapping[UUID, int]) -> None:
         await self.gate.wait()
         if self.failure is not None:
             failure, self.failure = self.failure, None
             raise failure
         self.batches.append(dict(seqs))
 
-    async def commit(self) -> None:
-        return None
-
 
 async def test_seqs_asked_for_while_a_write_is_under_way_share_the_next_write() -> None:
     store = GatedStore()
-    seqs = EventSeqs(store.uow())
+    seqs = EventSeqs(store)
     store.gate.clear()
     first = seqs.request({A: 1})
     await asyncio.sleep(0)
@@ -55,14 +41,14 @@ async def test_seqs_asked_for_while_a_write_is_under_way_share_the_next_write() 
 
 async def test_a_message_asked_for_twice_before_its_write_keeps_its_highest_seq() -> None:
     store = GatedStore()
-    seqs = EventSeqs(store.uow())
+    seqs = EventSeqs(store)
     await asyncio.gather(seqs.request({A: 5}), seqs.request({A: 3, B: 1}))
     assert store.batches == [{A: 5, B: 1}]
 
 
 async def test_a_failed_write_fails_those_waiting_for_it_and_not_the_next() -> None:
     store = GatedStore()
-    seqs = EventSeqs(store.uow())
+    seqs = EventSeqs(store)
     store.failure = ConnectionError("database gone")
     with pytest.raises(ConnectionError):
         await seqs.store({A: 1})
@@ -72,7 +58,7 @@ async def test_a_failed_write_fails_those_waiting_for_it_and_not_the_next() -> N
 
 async def test_a_caller_giving_up_does_not_stop_the_write() -> None:
     store = GatedStore()
-    seqs = EventSeqs(store.uow())
+    seqs = EventSeqs(store)
     store.gate.clear()
     impatient = asyncio.ensure_future(seqs.store({A: 1}))
     patient = seqs.request({A: 1})
@@ -85,6 +71,6 @@ async def test_a_caller_giving_up_does_not_stop_the_write() -> None:
 
 async def test_nothing_to_store_is_done_at_once() -> None:
     store = GatedStore()
-    done = EventSeqs(store.uow()).request({})
+    done = EventSeqs(store).request({})
     assert done.done()
     assert store.batches == []

@@ -12,7 +12,7 @@ from uuid import UUID
 import pytest
 
 from application.agent_reply_recorder import AgentReplyRecorder, TurnTakenOver
-from application.event_seqs import EventSeqs
+from application.event_seqs import EventSeqs, SeqsInTransaction
 from application.reply_recorder import FlushPolicy
 from application.reply_writes import ProgressInTransaction, ReplyWrites
 from domain.agent_events import AnswerChunk
@@ -43,7 +43,13 @@ async def streaming_turn(
         await tx.commit()
     clock = clock or FakeClock(T0)
     return AgentReplyRecorder(
-        reply, session, store.uow, EventSeqs(store.uow), clock, FlushPolicy(), LEASE
+        reply,
+        session,
+        store.uow,
+        EventSeqs(SeqsInTransaction(store.uow)),
+        clock,
+        FlushPolicy(),
+        LEASE,
     )
 
 

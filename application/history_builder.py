@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from uuid import UUID
 
 from application.ports.history import Summarizer, SummarizerError, TokenCounter
@@ -59,7 +59,8 @@ class HistoryBuilder:
       it by `build` and kept by `remember` in a transaction of its own;
     - the message being sent is the input: its text is replaced by `input` (the router strips
       its command prefix) and it is always kept, truncated only if it alone exceeds the budget;
-      messages stored after it are left for their own turns;
+      its own count waits for the next turn (counted with the reply it got: a first turn
+      remembers nothing); messages stored after it are left for their own turns;
     - with the summary strategy, what falls out of the window is summarized; a summarizer
       failure or a summary too long falls back to dropping.
     """
@@ -79,15 +80,19 @@ class HistoryBuilder:
         self._count_chars = count_chars
         self._measure = TextMeasure(counter.count, counter.truncate)
 
-    async def read(self, uow: UnitOfWork, conversation_id: UUID) -> StoredHistory:
+    async def read(self, uow: UnitOfWork, conversation_id: UUID, answering: UUID) -> StoredHistory:
         """The newest stored messages with their token counts, in the caller's transaction
-        (where missing counts are computed and remembered, within `count_chars`)."""
+        (where missing counts are computed and remembered, within `count_chars`). The message
+        `answering` is left uncounted: this turn counts its input instead, and the next turn,
+        which has it in its history, counts and remembers it with the reply."""
         encoding = self._counter.encoding
         stored = await uow.history.recent(conversation_id, self._scan, encoding)
         tokens = {m.id: count for m, count in stored if count is not None}
         counted, room = {}, self._count_chars
         for message, count in reversed(stored):
-            if count is None and (not counted or len(message.content) <= room):
+            if count is not None or message.id == answering:
+                continue
+            if not counted or len(message.content) <= room:
                 room -= len(message.content)
                 counted[message.id] = self._counter.count(message.content)
         if counted:
@@ -102,12 +107,8 @@ class HistoryBuilder:
         position = next((i for i, m in enumerate(messages) if m.id == message_id), None)
         counted: dict[UUID, int] = {}
         items = [self._item(m, stored.tokens, counted) for m in messages[:position]]
-        if position is None:
-            items.append(self._as_input(None, input, message_id))
-        else:
-            items.append(
-                self._as_input(self._item(messages[position], stored.tokens, counted), input)
-            )
+        answered = None if position is None else messages[position]
+        items.append(self._as_input(answered, input, message_id))
         window = await self.window(items)
         [sent] = [item for item in window.items if item.key == message_id]
         before = tuple(ChatTurn(i.role, i.content) for i in window.items if i.key != message_id)
@@ -142,10 +143,7 @@ class HistoryBuilder:
             key=message.id, role=message.role, content=message.content, tokens=tokens
         )
 
-    def _as_input(
-        self, item: HistoryItem | None, input: str, key: UUID | None = None
-    ) -> HistoryItem:
-        tokens = self._counter.count(input)
-        if item is None:
-            return HistoryItem(key=key, role=Role.USER, content=input, tokens=tokens)
-        return replace(item, content=input, tokens=tokens)
+    def _as_input(self, message: Message | None, input: str, key: UUID) -> HistoryItem:
+        """The message being answered, its text replaced by `input` and counted as such."""
+        role = Role.USER if message is None else message.role
+        return HistoryItem(key=key, role=role, content=input, tokens=self._counter.count(input))

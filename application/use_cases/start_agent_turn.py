@@ -116,7 +116,7 @@ class StartAgentTurn:
             await uow.agent_sessions.add(session)
         else:
             await uow.agent_sessions.save(session)
-        history = await self._history.read(uow, conversation.id)
+        history = await self._history.read(uow, conversation.id, command.message_id)
         return ClaimedTurn(conversation, session, opened, reply, history)
 
     async def send(self, command: StartTurnCommand, claimed: ClaimedTurn) -> AgentTurn:

@@ -290,27 +290,42 @@ async def test_counting_in_the_starting_transaction_stops_at_its_budget(
         await remember(self, encoding, counts)
 
     monkeypatch.setattr(FakeHistoryRepository, "remember_token_counts", recording)
-    world = Delegation(count_chars=40)  # the input, then three of the messages below
+    world = Delegation(count_chars=40)  # four of the messages below, ten characters each
     conversation = await world.conversation()
     await world.said(conversation, *[f"message {n:02}" for n in range(10)])
     first = await world.first_turn(conversation, "/agent go")
 
-    assert kept == [4, 7]  # in the starting transaction, then the rest in one of their own
+    assert kept == [4, 6]  # in the starting transaction, then the rest in one of their own
     said = [m for m in world.store.tables.messages.values() if m.content.startswith("message")]
     assert [t.content for t in first.request.chat_history] == [m.content for m in said]
     remembered = world.store.tables.delegation.token_counts
     assert all((m.id, "words") in remembered for m in said)
+    [go] = [m for m in world.store.tables.messages.values() if m.content == "/agent go"]
+    assert (go.id, "words") not in remembered  # its input was counted instead
     await run(world, first)
     await world.first_turn(conversation, "/agent again")
-    assert kept == [4, 7, 2]  # the new message and the reply: within the budget
+    assert kept == [4, 6, 2]  # the first turn's message and its reply: within the budget
+    assert (go.id, "words") in world.store.tables.delegation.token_counts
 
 
-async def test_the_newest_message_is_counted_however_long() -> None:
+async def test_the_newest_message_before_the_answered_one_is_counted_however_long(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    remember, kept = FakeHistoryRepository.remember_token_counts, []
+
+    async def recording(
+        self: FakeHistoryRepository, encoding: str, counts: Mapping[UUID, int]
+    ) -> None:
+        kept.append(set(counts))
+        await remember(self, encoding, counts)
+
+    monkeypatch.setattr(FakeHistoryRepository, "remember_token_counts", recording)
     world = Delegation(count_chars=5)
     conversation = await world.conversation()
-    await world.first_turn(conversation, "/agent a message longer than five characters")
-    [message] = world.store.tables.messages.values()
-    assert (message.id, "words") in world.store.tables.delegation.token_counts
+    older = await world.said(conversation, "older: not now")
+    newest = await world.said(conversation, "a message longer than five characters")
+    await world.first_turn(conversation, "/agent go")
+    assert kept == [{newest.id}, {older.id}]  # in the starting transaction, then after it
 
 
 async def test_the_history_respects_the_token_budget_and_keeps_the_input() -> None:

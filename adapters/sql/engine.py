@@ -7,17 +7,20 @@ from sqlalchemy import event, exc, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from adapters.sql.sqlite_one_trip import one_trip_dbapi
+
 
 def create_engine(url: str, pool_size: int = 10, echo: bool = False) -> AsyncEngine:
     """An engine for `postgresql+asyncpg://…` or `sqlite+aiosqlite://…`.
 
     SQLite gets WAL (readers never block the writer), a busy timeout, foreign keys, and
     `BEGIN IMMEDIATE` so that two writers queue for the lock instead of one failing when it
-    upgrades a read transaction to a write.
+    upgrades a read transaction to a write; its statements make one trip each to aiosqlite's
+    thread (`sqlite_one_trip`).
     """
     backend = make_url(url).get_backend_name()
     if backend == "sqlite":
-        engine = create_async_engine(url, echo=echo)
+        engine = create_async_engine(url, echo=echo, module=one_trip_dbapi())
         _tune_sqlite(engine)
         return engine
     engine = create_async_engine(url, echo=echo, pool_size=pool_size, max_overflow=pool_size)

@@ -278,24 +278,30 @@ async def test_token_counts_are_computed_once_per_message() -> None:
     assert world.counter.counted - counted == 3  # the new message, its reply, the routed input
 
 
-async def test_counting_in_the_starting_transaction_stops_at_its_budget(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    remember, kept = FakeHistoryRepository.remember_token_counts, []
+@pytest.fixture
+def kept(monkeypatch: pytest.MonkeyPatch) -> list[set[UUID]]:
+    """The ids of the messages whose token counts each write remembered, in order."""
+    remember, writes = FakeHistoryRepository.remember_token_counts, []
 
     async def recording(
         self: FakeHistoryRepository, encoding: str, counts: Mapping[UUID, int]
     ) -> None:
-        kept.append(len(counts))
+        writes.append(set(counts))
         await remember(self, encoding, counts)
 
     monkeypatch.setattr(FakeHistoryRepository, "remember_token_counts", recording)
+    return writes
+
+
+async def test_counting_in_the_starting_transaction_stops_at_its_budget(
+    kept: list[set[UUID]],
+) -> None:
     world = Delegation(count_chars=40)  # four of the messages below, ten characters each
     conversation = await world.conversation()
     await world.said(conversation, *[f"message {n:02}" for n in range(10)])
     first = await world.first_turn(conversation, "/agent go")
 
-    assert kept == [4, 6]  # in the starting transaction, then the rest in one of their own
+    assert [len(ids) for ids in kept] == [4, 6]  # in the starting transaction, then the rest
     said = [m for m in world.store.tables.messages.values() if m.content.startswith("message")]
     assert [t.content for t in first.request.chat_history] == [m.content for m in said]
     remembered = world.store.tables.delegation.token_counts
@@ -304,22 +310,13 @@ async def test_counting_in_the_starting_transaction_stops_at_its_budget(
     assert (go.id, "words") not in remembered  # its input was counted instead
     await run(world, first)
     await world.first_turn(conversation, "/agent again")
-    assert kept == [4, 6, 2]  # the first turn's message and its reply: within the budget
+    assert [len(ids) for ids in kept] == [4, 6, 2]  # the first turn's message and its reply
     assert (go.id, "words") in world.store.tables.delegation.token_counts
 
 
 async def test_the_newest_message_before_the_answered_one_is_counted_however_long(
-    monkeypatch: pytest.MonkeyPatch,
+    kept: list[set[UUID]],
 ) -> None:
-    remember, kept = FakeHistoryRepository.remember_token_counts, []
-
-    async def recording(
-        self: FakeHistoryRepository, encoding: str, counts: Mapping[UUID, int]
-    ) -> None:
-        kept.append(set(counts))
-        await remember(self, encoding, counts)
-
-    monkeypatch.setattr(FakeHistoryRepository, "remember_token_counts", recording)
     world = Delegation(count_chars=5)
     conversation = await world.conversation()
     older = await world.said(conversation, "older: not now")

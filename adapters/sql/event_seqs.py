@@ -7,7 +7,7 @@ from sqlalchemy import BigInteger, Uuid, bindparam, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from adapters.sql.unit_of_work import checkout
+from adapters.sql.unit_of_work import autocommit
 from application.ports.event_seq_store import EventSeqStore
 
 _RAISE = text(
@@ -28,9 +28,5 @@ class PostgresEventSeqStore(EventSeqStore):
 
     async def record(self, seqs: Mapping[UUID, int]) -> None:
         values = {"ids": list(seqs), "seqs": list(seqs.values())}
-        connection = await checkout(self._engine)
-        try:
-            autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
-            await autocommit.execute(_RAISE, values)
-        finally:
-            await connection.close()
+        async with autocommit(self._engine) as connection:
+            await connection.execute(_RAISE, values)

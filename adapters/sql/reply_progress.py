@@ -12,7 +12,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.sql.messages import agent_to_json
-from adapters.sql.unit_of_work import checkout
+from adapters.sql.unit_of_work import autocommit
 from application.ports.reply_progress import ReplyProgress
 from domain.agent_sessions import AgentSession
 from domain.messages import Message
@@ -87,12 +87,8 @@ class PostgresReplyProgress(ReplyProgress):
     async def save(self, progress: Sequence[tuple[AgentSession, Message]]) -> set[UUID]:
         sessions = [session for session, _ in progress]
         values = _columns(sessions, [reply for _, reply in progress])
-        connection = await checkout(self._engine)
-        try:
-            autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
-            saved = set((await autocommit.execute(_SAVE, values)).scalars())
-        finally:
-            await connection.close()
+        async with autocommit(self._engine) as connection:
+            saved = set((await connection.execute(_SAVE, values)).scalars())
         for session in sessions:
             if session.id in saved:
                 session.version += 1

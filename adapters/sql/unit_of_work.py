@@ -1,3 +1,5 @@
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from types import TracebackType
 from typing import Self
 
@@ -19,6 +21,17 @@ async def checkout(engine: AsyncEngine) -> AsyncConnection:
         return await engine.connect()
     except exc.TimeoutError as error:
         raise StorageBusy("no database connection came free in time") from error
+
+
+@asynccontextmanager
+async def autocommit(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A pooled connection in autocommit, for a write that is one statement: no BEGIN and
+    COMMIT round trips around it, and the statement is atomic on its own."""
+    connection = await checkout(engine)
+    try:
+        yield await connection.execution_options(isolation_level="AUTOCOMMIT")
+    finally:
+        await connection.close()
 
 
 class SqlUnitOfWork(UnitOfWork):

@@ -8,7 +8,7 @@ import asyncio
 from collections.abc import Mapping
 from uuid import UUID
 
-from application.event_seqs import EventSeqs
+from application.event_seqs import EventSeqs, SeqsInTransaction
 from application.live import LiveEvent, message_created, message_finished
 from application.ports.live_events import LiveEvents
 from application.ports.unit_of_work import UnitOfWorkFactory
@@ -34,11 +34,8 @@ async def remember_seqs(uow: UnitOfWorkFactory, seqs: Mapping[UUID, int]) -> Non
     """Store which event each message last reflects (never lowering it), for clients that
     catch up from the database, in a transaction of its own (the rare paths; the paths of
     every turn go through EventSeqs)."""
-    if not seqs:
-        return
-    async with uow() as tx:
-        await tx.messages.record_event_seqs(seqs)
-        await tx.commit()
+    if seqs:
+        await SeqsInTransaction(uow).record(seqs)
 
 
 async def publish_anew(live: LiveEvents, uow: UnitOfWorkFactory, event: LiveEvent) -> LiveEvent:

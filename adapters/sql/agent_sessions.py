@@ -175,9 +175,33 @@ _WITH_QUESTION = select(conversation_agent_sessions, agent_pending_questions).ou
     agent_pending_questions, and_(_q.session_id == _s.id, _q.asked_at == _LATEST_ASKED)
 )
 _BY_ID = _WITH_QUESTION.where(_s.id == bindparam("b_id"))
-_LIVE_FOR = _WITH_QUESTION.where(
-    _s.conversation_id == bindparam("b_conversation_id"), _s.status.in_(_LIVE)
-)
+_IS_LIVE = _s.status.in_(_LIVE)
+
+
+def with_live_session(query: Select[Any], conversation_id: ColumnElement[Any]) -> Select[Any]:
+    """`query` with the live session of the conversation `conversation_id` names and that
+    session's latest question joined (NULLs for none), under the columns' own names: what
+    `live_session_in` reads back. The partial unique index on live sessions keeps it to one
+    row per conversation."""
+    return (
+        query.add_columns(conversation_agent_sessions, agent_pending_questions)
+        .outerjoin(
+            conversation_agent_sessions, and_(_s.conversation_id == conversation_id, _IS_LIVE)
+        )
+        .outerjoin(
+            agent_pending_questions, and_(_q.session_id == _s.id, _q.asked_at == _LATEST_ASKED)
+        )
+    )
+
+
+def live_session_in(row: Row) -> AgentSession | None:
+    """The session a `with_live_session` query joined to `row`, if any."""
+    if row.id is None:
+        return None
+    return _session(row, None if row.question_id is None else _question(row))
+
+
+_LIVE_FOR = _WITH_QUESTION.where(_s.conversation_id == bindparam("b_conversation_id"), _IS_LIVE)
 _BY_AGENT_SESSION_ID = _WITH_QUESTION.where(_s.agent_session_id == bindparam("b_agent_id"))
 _LATEST_FOR = (
     _WITH_QUESTION.where(_s.conversation_id == bindparam("b_conversation_id"))

@@ -4,8 +4,9 @@ from uuid import UUID
 from sqlalchemy import Row, bindparam, func, insert, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from adapters.sql.agent_sessions import live_session_in, with_live_session
 from adapters.sql.tables import conversations, messages
-from application.ports.repositories import ConversationRepository
+from application.ports.repositories import ConversationRepository, ConversationState
 from domain.conversations import Conversation, Owner
 
 
@@ -19,6 +20,17 @@ def _conversation(row: Row) -> Conversation:
     )
 
 
+def _labelled_conversation(row: Row) -> Conversation:
+    """A conversation read under `_LABELLED` names, beside a joined session's own."""
+    return Conversation(
+        id=row.conversations_id,
+        owner=Owner(org_id=row.conversations_org_id, user_id=row.conversations_user_id),
+        title=row.conversations_title,
+        created_at=row.conversations_created_at,
+        updated_at=row.conversations_updated_at,
+    )
+
+
 # Built once: every request of a conversation reads it (ownership) and most also write it.
 _GET = select(conversations).where(conversations.c.id == bindparam("b_id"))
 _EVENT_FLOOR = (
@@ -28,6 +40,10 @@ _EVENT_FLOOR = (
     .label("event_floor")
 )
 _GET_WITH_EVENT_FLOOR = select(conversations, _EVENT_FLOOR).where(
+    conversations.c.id == bindparam("b_id")
+)
+_LABELLED = [column.label(f"conversations_{column.key}") for column in conversations.c]
+_GET_STATE = with_live_session(select(*_LABELLED, _EVENT_FLOOR), conversations.c.id).where(
     conversations.c.id == bindparam("b_id")
 )
 _ADD = insert(conversations).values(
@@ -67,6 +83,15 @@ class SqlConversationRepository(ConversationRepository):
         result = await self._connection.execute(_GET_WITH_EVENT_FLOOR, {"b_id": conversation_id})
         row = result.first()
         return None if row is None else (_conversation(row), int(row.event_floor))
+
+    async def get_state(self, conversation_id: UUID) -> ConversationState | None:
+        result = await self._connection.execute(_GET_STATE, {"b_id": conversation_id})
+        row = result.first()
+        if row is None:
+            return None
+        return ConversationState(
+            _labelled_conversation(row), int(row.event_floor), live_session_in(row)
+        )
 
     async def list_for(
         self, owner: Owner, limit: int, before: UUID | None

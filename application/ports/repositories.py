@@ -1,15 +1,27 @@
 """Storage of conversations and messages, shaped by the queries the use cases run."""
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Protocol
 from uuid import UUID
 
+from domain.agent_sessions import AgentSession
 from domain.conversations import Conversation, Owner
 from domain.messages import Message
 
 
 class DuplicateIdempotencyKey(Exception):
     """Another request stored a message with the same idempotency key first."""
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationState:
+    """A conversation as a new message meets it: the newest seq its stored messages reflect
+    (0 for none) and its live agent session with that session's latest question, if any."""
+
+    conversation: Conversation
+    event_floor: int
+    live_session: AgentSession | None
 
 
 class ConversationRepository(Protocol):
@@ -20,6 +32,11 @@ class ConversationRepository(Protocol):
     async def get_with_event_floor(self, conversation_id: UUID) -> tuple[Conversation, int] | None:
         """The conversation and the newest seq its stored messages reflect (0 for none), in
         one read: what a request that announces new messages needs first."""
+        ...
+
+    async def get_state(self, conversation_id: UUID) -> ConversationState | None:
+        """`get_with_event_floor` and the live agent session in one read: what storing and
+        routing a user's message needs first."""
         ...
 
     async def list_for(

@@ -7,7 +7,7 @@ from uuid import UUID
 from application.ports.metrics import Metrics
 from application.ports.routing_overrides import OverrideSource
 from application.ports.unit_of_work import UnitOfWorkFactory
-from application.queries import owned_conversation
+from application.queries import owned_conversation_state
 from domain.agent_sessions import AgentSession
 from domain.conversations import Principal
 from domain.routing import Overrides, RoutingDecision, RoutingFacts, RoutingRules, decide
@@ -54,9 +54,8 @@ class RouteMessage:
         owner = command.principal.owner
         overrides = await self.overrides_for(command)
         async with self._uow() as uow:
-            await owned_conversation(uow, owner, command.conversation_id)
-            session = await uow.agent_sessions.live_for(command.conversation_id)
-        return self.decide(command, session, overrides)
+            state = await owned_conversation_state(uow, owner, command.conversation_id)
+        return self.decide(command, state.live_session, overrides)
 
     async def overrides_for(self, command: RouteCommand) -> Overrides:
         """The owner's overrides, read before the caller's transaction: on a cache miss they

@@ -14,7 +14,7 @@ from application.ports.ids import IdGenerator
 from application.ports.live_events import LiveEvents
 from application.ports.repositories import DuplicateIdempotencyKey
 from application.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
-from application.queries import owned_conversation_with_floor
+from application.queries import owned_conversation_state
 from application.use_cases.produce_agent_reply import AgentReplyJob
 from application.use_cases.route_message import RouteCommand, RouteMessage
 from application.use_cases.start_agent_turn import ClaimedTurn, StartAgentTurn, StartTurnCommand
@@ -165,13 +165,13 @@ class SendMessage:
         stored."""
         now = self._clock.now()
         async with self._uow() as uow:
-            conversation, floor = await owned_conversation_with_floor(
+            state = await owned_conversation_state(
                 uow, command.principal.owner, command.conversation_id
             )
             replayed = await self._replay(uow, command, routing.content)
             if replayed is not None:
                 return replayed
-            session = await uow.agent_sessions.live_for(conversation.id)
+            conversation, session = state.conversation, state.live_session
             decision = self._decide(routing, session, overrides)
             by_agent = decision.route is Route.AGENT
             key = command.idempotency_key
@@ -186,7 +186,7 @@ class SendMessage:
                 claimed = await self._start.claim(uow, conversation, session, turn, reply)
             await uow.commit()
         answer_to = _waiting_question(session, now) if by_agent else None
-        return _Stored(message, reply, floor, answer_to, decision, claimed)
+        return _Stored(message, reply, state.event_floor, answer_to, decision, claimed)
 
     def _decide(
         self, routing: RouteCommand, session: AgentSession | None, overrides: Overrides

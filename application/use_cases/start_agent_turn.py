@@ -14,7 +14,7 @@ from application.ports.agent_sessions import LiveSessionExists, StaleAgentSessio
 from application.ports.clock import Clock
 from application.ports.ids import IdGenerator
 from application.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
-from application.queries import owned_conversation
+from application.queries import owned_conversation_state
 from domain.agent_sessions import AgentSession
 from domain.conversations import Conversation, Principal
 from domain.messages import Message
@@ -159,11 +159,10 @@ class StartAgentTurn:
 
     async def _get_or_create(self, command: StartTurnCommand) -> ClaimedTurn:
         async with self._uow() as uow:
-            conversation = await owned_conversation(
+            state = await owned_conversation_state(
                 uow, command.principal.owner, command.conversation_id
             )
-            session = await uow.agent_sessions.live_for(conversation.id)
             reply = await uow.messages.get(command.reply_id)
-            claimed = await self.claim(uow, conversation, session, command, reply)
+            claimed = await self.claim(uow, state.conversation, state.live_session, command, reply)
             await uow.commit()
         return claimed

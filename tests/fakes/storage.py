@@ -10,6 +10,7 @@ from uuid import UUID
 from application.ports.dead_letters import DeadLetter, DeadLetterRepository
 from application.ports.repositories import (
     ConversationRepository,
+    ConversationState,
     DuplicateIdempotencyKey,
     MessageRepository,
 )
@@ -55,6 +56,14 @@ class FakeConversationRepository(ConversationRepository):
             return None
         seqs = [m.event_seq for m in self._t.messages.values() if m.conversation_id == found.id]
         return found, max(seqs, default=0)
+
+    async def get_state(self, conversation_id: UUID) -> ConversationState | None:
+        found = await self.get_with_event_floor(conversation_id)
+        if found is None:
+            return None
+        live = (s for s in self._t.delegation.sessions.values() if s.is_live)
+        session = next((s for s in live if s.conversation_id == conversation_id), None)
+        return ConversationState(*found, copy.deepcopy(session))
 
     async def list_for(
         self, owner: Owner, limit: int, before: UUID | None

@@ -13,6 +13,7 @@ import pytest
 from adapters.sql.engine import create_engine
 from adapters.sql.unit_of_work import SqlUnitOfWork
 from application.ports.agent_sessions import LiveSessionExists, StaleAgentSession
+from application.ports.repositories import ConversationState
 from application.ports.unit_of_work import UnitOfWorkFactory
 from domain.agent_sessions import AgentSession, PendingQuestion, SessionStatus
 from domain.conversations import Conversation, Owner
@@ -95,6 +96,42 @@ async def test_an_ended_session_makes_room_for_a_new_one(uow: UnitOfWorkFactory)
         assert (await tx.agent_sessions.live_for(UUID(int=1))) == second
         latest = await tx.agent_sessions.latest_for(UUID(int=1))
         assert latest is not None and latest.id == second.id
+
+
+async def state_of(uow: UnitOfWorkFactory, n: int = 1) -> ConversationState | None:
+    async with uow() as tx:
+        return await tx.conversations.get_state(UUID(int=n))
+
+
+async def test_a_conversations_state_holds_its_seq_floor_and_live_session(
+    uow: UnitOfWorkFactory,
+) -> None:
+    mine, theirs = await conversation(uow), await conversation(uow, 2)
+    assert await state_of(uow) == ConversationState(mine, 0, None)
+    first = await stored_session(uow, 100)
+    await stored_session(uow, 200, conversation_n=2)
+    first.ask(PendingQuestion("q1", "Which?", at(1), at(301), ("a", "b")), at(1))
+    message = Message.from_user(UUID(int=900), mine.id, "hello", T0)
+    async with uow() as tx:
+        await tx.agent_sessions.save(first)
+        await tx.messages.add(message)
+        await tx.messages.record_event_seqs({message.id: 7})
+        await tx.commit()
+    waiting = await state_of(uow)
+    assert waiting == ConversationState(mine, 7, first)
+    assert waiting.live_session is not None and waiting.live_session.question == first.question
+
+    first.abandon(at(2))
+    async with uow() as tx:
+        await tx.agent_sessions.save(first)
+        await tx.commit()
+    assert await state_of(uow) == ConversationState(mine, 7, None)
+    second = await stored_session(uow, 101)
+    assert await state_of(uow) == ConversationState(mine, 7, second)
+    other = await state_of(uow, 2)
+    assert other is not None and other.conversation == theirs
+    assert other.live_session is not None and other.live_session.id == UUID(int=200)
+    assert await state_of(uow, 99) is None
 
 
 async def test_a_save_over_a_newer_version_is_refused(uow: UnitOfWorkFactory) -> None:

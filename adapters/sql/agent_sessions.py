@@ -8,11 +8,13 @@ from sqlalchemy import (
     ColumnElement,
     Row,
     Select,
+    Table,
     Update,
     and_,
     bindparam,
     func,
     insert,
+    literal_column,
     or_,
     select,
     text,
@@ -175,22 +177,21 @@ _WITH_QUESTION = select(conversation_agent_sessions, agent_pending_questions).ou
     agent_pending_questions, and_(_q.session_id == _s.id, _q.asked_at == _LATEST_ASKED)
 )
 _BY_ID = _WITH_QUESTION.where(_s.id == bindparam("b_id"))
-_IS_LIVE = _s.status.in_(_LIVE)
+_IS_LIVE = _s.status.in_([literal_column(f"'{status}'") for status in _LIVE])
+"""Live statuses written into the statement: a bound list would be expanded into the SQL
+again at every execution, about a tenth of a session read's cost."""
 
 
-def with_live_session(query: Select[Any], conversation_id: ColumnElement[Any]) -> Select[Any]:
-    """`query` with the live session of the conversation `conversation_id` names and that
-    session's latest question joined (NULLs for none), under the columns' own names: what
+def with_live_session(query: Select[Any], conversations: Table) -> Select[Any]:
+    """`query` on `conversations` with each conversation's live session and that session's
+    latest question joined (NULLs for none), under the columns' own names: what
     `live_session_in` reads back. The partial unique index on live sessions keeps it to one
     row per conversation."""
-    return (
-        query.add_columns(conversation_agent_sessions, agent_pending_questions)
-        .outerjoin(
-            conversation_agent_sessions, and_(_s.conversation_id == conversation_id, _IS_LIVE)
-        )
-        .outerjoin(
-            agent_pending_questions, and_(_q.session_id == _s.id, _q.asked_at == _LATEST_ASKED)
-        )
+    joined = conversations.outerjoin(
+        conversation_agent_sessions, and_(_s.conversation_id == conversations.c.id, _IS_LIVE)
+    ).outerjoin(agent_pending_questions, and_(_q.session_id == _s.id, _q.asked_at == _LATEST_ASKED))
+    return query.add_columns(conversation_agent_sessions, agent_pending_questions).select_from(
+        joined
     )
 
 

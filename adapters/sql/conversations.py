@@ -43,7 +43,7 @@ _GET_WITH_EVENT_FLOOR = select(conversations, _EVENT_FLOOR).where(
     conversations.c.id == bindparam("b_id")
 )
 _LABELLED = [column.label(f"conversations_{column.key}") for column in conversations.c]
-_GET_STATE = with_live_session(select(*_LABELLED, _EVENT_FLOOR), conversations.c.id).where(
+_GET_STATE = with_live_session(select(*_LABELLED, _EVENT_FLOOR), conversations).where(
     conversations.c.id == bindparam("b_id")
 )
 _ADD = insert(conversations).values(

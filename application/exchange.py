@@ -20,7 +20,6 @@ async def add_exchange(
     floor read before (`owned_conversation_with_floor`) still holds for announcing them."""
     message = Message.from_user(ids.new_id(), conversation.id, content, now)
     reply = Message.pending_reply(ids.new_id(), conversation.id, message.id, now, by_agent)
-    await uow.messages.add_with_reply(message, reply, idempotency_key)
     conversation.touch(now)
-    await uow.conversations.save(conversation)
+    await uow.messages.add_with_reply(conversation, message, reply, idempotency_key)
     return message, reply

@@ -54,10 +54,15 @@ class MessageRepository(Protocol):
         ...
 
     async def add_with_reply(
-        self, message: Message, reply: Message, idempotency_key: str | None = None
+        self,
+        conversation: Conversation,
+        message: Message,
+        reply: Message,
+        idempotency_key: str | None = None,
     ) -> None:
-        """Store a user's new message (under `idempotency_key`) and its reply in one round
-        trip; raises DuplicateIdempotencyKey at commit or before."""
+        """Store a user's new message (under `idempotency_key`) and its reply, and write the
+        conversation's `updated_at` (its activity), in one round trip where the database
+        allows; raises DuplicateIdempotencyKey at commit or before."""
         ...
 
     async def get(self, message_id: UUID) -> Message | None: ...

@@ -82,4 +82,7 @@ async def test_an_agent_turn_costs_five_transactions_then_four(
     # history; their seqs; the reply's end with the session's; the end's seq.
     assert first["transactions"] == 5, first
     assert second["transactions"] == 4, second
-    assert second["statements"] <= 14, second
+    # SQLite also counts each transaction's BEGIN IMMEDIATE, and several writes that are one
+    # statement on PostgreSQL take two there.
+    budget = 8 if database_url.startswith("postgresql") else 14
+    assert second["statements"] <= budget, second

@@ -101,10 +101,15 @@ class FakeMessageRepository(MessageRepository):
         self._t.messages[message.id] = copy.deepcopy(message)
 
     async def add_with_reply(
-        self, message: Message, reply: Message, idempotency_key: str | None = None
+        self,
+        conversation: Conversation,
+        message: Message,
+        reply: Message,
+        idempotency_key: str | None = None,
     ) -> None:
         await self.add(message, idempotency_key)
         await self.add(reply)
+        self._t.conversations[conversation.id].updated_at = conversation.updated_at
 
     async def get(self, message_id: UUID) -> Message | None:
         found = self._t.messages.get(message_id)

@@ -4,6 +4,7 @@ against the in-memory fake used by the use-case tests, so that the fake cannot d
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from uuid import UUID
@@ -138,17 +139,22 @@ async def test_an_idempotency_key_is_unique_within_its_conversation(uow: UnitOfW
 async def test_a_message_and_its_reply_are_stored_together_under_the_key(
     uow: UnitOfWorkFactory,
 ) -> None:
-    conversation = await add_conversation(uow, 1)
-    user = Message.from_user(UUID(int=20), conversation.id, "q", T0)
-    reply = Message.pending_reply(UUID(int=21), conversation.id, user.id, T0, True)
+    conversation, other = await add_conversation(uow, 1, t=1), await add_conversation(uow, 2, t=2)
+    user = Message.from_user(UUID(int=20), conversation.id, "q", at(10))
+    reply = Message.pending_reply(UUID(int=21), conversation.id, user.id, at(10), True)
+    conversation.touch(at(10))
     async with uow() as tx:
-        await tx.messages.add_with_reply(user, reply, "key")
+        await tx.messages.add_with_reply(conversation, user, reply, "key")
         await tx.commit()
-    again = Message.from_user(UUID(int=22), conversation.id, "q", T0)
+    again = Message.from_user(UUID(int=22), conversation.id, "q", at(11))
+    late = replace(conversation, updated_at=at(11))
     with pytest.raises(DuplicateIdempotencyKey):
         async with uow() as tx:
             await tx.messages.add_with_reply(
-                again, Message.pending_reply(UUID(int=23), conversation.id, again.id, T0), "key"
+                late,
+                again,
+                Message.pending_reply(UUID(int=23), conversation.id, again.id, T0),
+                "key",
             )
             await tx.commit()
     async with uow() as tx:
@@ -156,6 +162,9 @@ async def test_a_message_and_its_reply_are_stored_together_under_the_key(
         assert await tx.messages.reply_to(user.id) == reply
         assert await tx.messages.get(UUID(int=22)) is None
         assert await tx.messages.get(UUID(int=23)) is None
+        assert await tx.conversations.get(conversation.id) == conversation
+        assert await tx.conversations.get(other.id) == other
+        assert [c.id.int for c in await tx.conversations.list_for(ALICE, 5, None)] == [1, 2]
 
 
 async def test_a_reply_is_found_from_its_user_message(uow: UnitOfWorkFactory) -> None:

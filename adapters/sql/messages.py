@@ -11,11 +11,13 @@ from sqlalchemy import (
     func,
     insert,
     select,
+    text,
     tuple_,
     update,
 )
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.elements import TextClause
 
 from adapters.sql.errors import is_unique_violation
 from adapters.sql.rows import execute_rows
@@ -128,19 +130,30 @@ _TOUCH = (
     .where(conversations.c.id == bindparam("b_touched_id"))
     .values(updated_at=bindparam("b_updated_at"))
 )
-_EXCHANGE_ROWS = 2
-_ADD_EXCHANGE = (
-    insert(messages)
-    .values(
-        [
-            {name: bindparam(f"b_{name}_{n}", type_=_m[name].type) for name in _ADDED_COLUMNS}
-            for n in range(_EXCHANGE_ROWS)
-        ]
+
+
+def _exchange_statement(rows: int) -> TextClause:
+    """PostgreSQL: `rows` messages stored and their conversation's activity written in one
+    statement (the conversation's update as a data-modifying CTE), one round trip where
+    SQLite takes two. Text, because SQLAlchemy compiles a multi-row INSERT construct again
+    at every execution; only the tables' own names are spliced in."""
+    values = ", ".join(
+        "(" + ", ".join(f":b_{name}_{n}" for name in _ADDED_COLUMNS) + ")" for n in range(rows)
     )
-    .add_cte(_TOUCH.cte("touched"))
-)
-"""PostgreSQL: a user's message, its reply and the conversation's activity in one statement
-(the conversation's update as a data-modifying CTE), one round trip where SQLite takes two."""
+    statement = text(
+        f"WITH touched AS (UPDATE {conversations.name} SET updated_at = :b_updated_at "  # noqa: S608
+        f"WHERE id = :b_touched_id) "
+        f"INSERT INTO {messages.name} ({', '.join(_ADDED_COLUMNS)}) VALUES {values}"
+    )
+    types = {
+        "b_updated_at": conversations.c.updated_at.type,
+        "b_touched_id": conversations.c.id.type,
+    }
+    types |= {f"b_{name}_{n}": _m[name].type for n in range(rows) for name in _ADDED_COLUMNS}
+    return statement.bindparams(*(bindparam(name, type_=kind) for name, kind in types.items()))
+
+
+_ADD_EXCHANGE = _exchange_statement(2)
 _GET = select(messages).where(_m.id == bindparam("b_id"))
 _RAISE_EVENT_SEQ = (
     update(messages)
@@ -177,7 +190,7 @@ class SqlMessageRepository(MessageRepository):
 
     async def _add(
         self,
-        statement: Insert,
+        statement: Insert | TextClause,
         values: dict[str, Any] | list[dict[str, Any]],
         idempotency_key: str | None,
     ) -> None:

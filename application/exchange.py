@@ -17,7 +17,8 @@ async def add_exchange(
 ) -> tuple[Message, Message]:
     """Store a user's message with its empty streaming reply and mark the conversation active,
     in the caller's transaction. New messages reflect no event yet, so the conversation's seq
-    floor read before (`owned_conversation_with_floor`) still holds for announcing them."""
+    floor read before (`owned_conversation_with_floor`, `owned_conversation_state`) still holds
+    for announcing them."""
     message = Message.from_user(ids.new_id(), conversation.id, content, now)
     reply = Message.pending_reply(ids.new_id(), conversation.id, message.id, now, by_agent)
     conversation.touch(now)

@@ -179,7 +179,7 @@ _WITH_QUESTION = select(conversation_agent_sessions, agent_pending_questions).ou
 _BY_ID = _WITH_QUESTION.where(_s.id == bindparam("b_id"))
 _IS_LIVE = _s.status.in_([literal_column(f"'{status}'") for status in _LIVE])
 """Live statuses written into the statement: a bound list would be expanded into the SQL
-again at every execution, about a tenth of a session read's cost."""
+again at every execution, a fifth of a session read's client CPU."""
 
 
 def with_live_session(query: Select[Any], conversations: Table) -> Select[Any]:

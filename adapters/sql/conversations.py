@@ -1,7 +1,7 @@
 from collections.abc import Sequence
 from uuid import UUID
 
-from sqlalchemy import Row, bindparam, func, insert, select, tuple_, update
+from sqlalchemy import Row, bindparam, func, insert, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.sql.agent_sessions import live_session_in, with_live_session
@@ -48,12 +48,6 @@ _GET_STATE = with_live_session(select(*_LABELLED, _EVENT_FLOOR), conversations).
 )
 _ADD = insert(conversations).values(
     {column.key: bindparam(f"b_{column.key}") for column in conversations.c}
-)
-
-_SAVE = (
-    update(conversations)
-    .where(conversations.c.id == bindparam("b_id"))
-    .values(title=bindparam("b_title"), updated_at=bindparam("b_updated_at"))
 )
 
 
@@ -108,13 +102,3 @@ class SqlConversationRepository(ConversationRepository):
         query = query.order_by(c.updated_at.desc(), c.id.desc()).limit(limit)
         result = await self._connection.execute(query)
         return [_conversation(row) for row in result]
-
-    async def save(self, conversation: Conversation) -> None:
-        await self._connection.execute(
-            _SAVE,
-            {
-                "b_id": conversation.id,
-                "b_title": conversation.title,
-                "b_updated_at": conversation.updated_at,
-            },
-        )

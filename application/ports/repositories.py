@@ -45,8 +45,6 @@ class ConversationRepository(Protocol):
         """The owner's conversations, most recently active first, older than `before` if given."""
         ...
 
-    async def save(self, conversation: Conversation) -> None: ...
-
 
 class MessageRepository(Protocol):
     async def add(self, message: Message, idempotency_key: str | None = None) -> None:

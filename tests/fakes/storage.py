@@ -80,9 +80,6 @@ class FakeConversationRepository(ConversationRepository):
             mine = [c for c in mine if (c.updated_at, c.id) < (cursor.updated_at, cursor.id)]
         return [copy.deepcopy(c) for c in mine[:limit]]
 
-    async def save(self, conversation: Conversation) -> None:
-        self._t.conversations[conversation.id] = copy.deepcopy(conversation)
-
 
 class FakeMessageRepository(MessageRepository):
     def __init__(self, tables: Tables) -> None:

@@ -97,16 +97,6 @@ async def test_conversations_list_per_owner_most_recent_first_with_a_cursor(
     assert [c.id.int for c in first + second + rest] == [5, 4, 3, 2, 1]
 
 
-async def test_saving_a_conversation_moves_it_to_the_top(uow: UnitOfWorkFactory) -> None:
-    one, _ = await add_conversation(uow, 1, t=1), await add_conversation(uow, 2, t=2)
-    one.touch(at(10))
-    async with uow() as tx:
-        await tx.conversations.save(one)
-        await tx.commit()
-    async with uow() as tx:
-        assert [c.id.int for c in await tx.conversations.list_for(ALICE, 5, None)] == [1, 2]
-
-
 async def test_messages_page_backwards_and_come_oldest_first(uow: UnitOfWorkFactory) -> None:
     conversation = await add_conversation(uow, 1)
     made = await add_messages(uow, conversation, 5)

@@ -125,6 +125,14 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
 
     _cursor_cls = OneTripCursor
 
+    def rollback(self) -> None:
+        """No trip when no transaction is open: the pool rolls back every connection it takes
+        back, most of them just committed. The sqlite3 connection is idle between statements,
+        so reading its state from the loop's thread is safe."""
+        database = self._connection._connection
+        if database is not None and database.in_transaction:
+            super().rollback()
+
 
 class OneTripDBAPI(AsyncAdapt_aiosqlite_dbapi):
     """aiosqlite as SQLAlchemy adapts it, its connections making `OneTripCursor`s."""

@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import aiosqlite
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
@@ -23,20 +22,6 @@ async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
         await connection.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT UNIQUE)"))
     yield engine
     await engine.dispose()
-
-
-@pytest.fixture
-def trips(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The functions sent to aiosqlite's thread, by name, while the test runs."""
-    made: list[str] = []
-    queue = aiosqlite.Connection._execute
-
-    async def counted(self: aiosqlite.Connection, fn, *args, **kwargs):  # type: ignore[no-untyped-def]
-        made.append(getattr(fn, "__name__", repr(fn)))
-        return await queue(self, fn, *args, **kwargs)
-
-    monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
-    return made
 
 
 async def test_the_engine_uses_the_one_trip_adapter(engine: AsyncEngine) -> None:
@@ -87,3 +72,24 @@ async def test_returning_gives_its_rows(engine: AsyncEngine) -> None:
             text("INSERT INTO t (name) VALUES ('a'), ('b') RETURNING id, name")
         )
         assert sorted(tuple(row) for row in result) == [(1, "a"), (2, "b")]
+
+
+async def test_a_connection_taken_back_after_its_commit_makes_no_trip(
+    engine: AsyncEngine, trips: list[str]
+) -> None:
+    async with engine.begin() as connection:
+        await connection.execute(text("INSERT INTO t (name) VALUES ('a')"))
+    assert trips == ["_run_statement", "_run_statement", "commit"]
+
+
+async def test_a_connection_closed_in_its_transaction_is_rolled_back(
+    engine: AsyncEngine, trips: list[str]
+) -> None:
+    connection = await engine.connect()
+    await connection.begin()
+    await connection.execute(text("INSERT INTO t (name) VALUES ('a')"))
+    await connection.close()
+    assert trips.count("rollback") == 1
+    async with engine.connect() as connection:
+        count = await connection.execute(text("SELECT count(*) FROM t"))
+        assert count.scalar_one() == 0

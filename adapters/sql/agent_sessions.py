@@ -124,7 +124,7 @@ _ADD_QUESTION = insert(agent_pending_questions).values(
     {name: bindparam(f"b_{name}") for name in ("session_id", "question_id", *_QUESTION_COLUMNS)}
 )
 
-PROGRESS_COLUMNS = (
+_PROGRESS_COLUMNS = (
     "agent_session_id",
     "last_interaction_at",
     "last_event_id",
@@ -132,14 +132,7 @@ PROGRESS_COLUMNS = (
     "turn_reply_id",
     "turn_lease_until",
 )
-SAVE_PROGRESS = _versioned_update(PROGRESS_COLUMNS)
-"""One session's progress, version-checked: its values from `progress_values`."""
-
-
-def progress_values(session: AgentSession) -> dict[str, Any]:
-    """`SAVE_PROGRESS`'s values for `session`."""
-    values = {f"b_{name}": getattr(session, name) for name in PROGRESS_COLUMNS}
-    return values | {"b_id": session.id, "b_version": session.version}
+_SAVE_PROGRESS = _versioned_update(_PROGRESS_COLUMNS)
 
 
 _SAVED_TOGETHER = 16
@@ -147,7 +140,7 @@ _SAVED_TOGETHER = 16
 event loop, and a group of a hundred in one statement showed in the live events' tail."""
 
 
-_KEYEDPROGRESS_COLUMNS = ("id", "version", *PROGRESS_COLUMNS)
+_KEYED_PROGRESS_COLUMNS = ("id", "version", *_PROGRESS_COLUMNS)
 
 
 @lru_cache(maxsize=_SAVED_TOGETHER)
@@ -156,9 +149,9 @@ def _progress_together_statement(count: int) -> TextClause:
     UPDATE … FROM, the sessions whose version still matched RETURNING their id), built once per
     group size. Through aiosqlite every statement is several hops to its thread and back; one
     statement per session made a group write of 40 replies cost 120 of them."""
-    names = _KEYEDPROGRESS_COLUMNS
+    names = _KEYED_PROGRESS_COLUMNS
     rows = ", ".join("(" + ", ".join(f":{name}_{n}" for name in names) + ")" for n in range(count))
-    assignments = ", ".join(f"{name} = v.{name}" for name in PROGRESS_COLUMNS)
+    assignments = ", ".join(f"{name} = v.{name}" for name in _PROGRESS_COLUMNS)
     table, columns = conversation_agent_sessions.name, ", ".join(names)
     # Only the table's own names are spliced in; every value is a bound parameter.
     statement = text(
@@ -288,14 +281,15 @@ class SqlAgentSessionRepository(AgentSessionRepository):
         values = {
             f"{name}_{n}": getattr(session, name)
             for n, session in enumerate(sessions)
-            for name in _KEYEDPROGRESS_COLUMNS
+            for name in _KEYED_PROGRESS_COLUMNS
         }
         statement = _progress_together_statement(len(sessions))
         return set((await self._connection.execute(statement, values)).scalars())
 
     async def _save_progress_one(self, session: AgentSession) -> bool:
-        values = progress_values(session)
-        return (await self._connection.execute(SAVE_PROGRESS, values)).rowcount == 1
+        values = {f"b_{name}": getattr(session, name) for name in _PROGRESS_COLUMNS}
+        values |= {"b_id": session.id, "b_version": session.version}
+        return (await self._connection.execute(_SAVE_PROGRESS, values)).rowcount == 1
 
     async def _write_question(self, session: AgentSession) -> None:
         question = session.question

@@ -32,7 +32,7 @@ _m = messages.c
 _PROGRESS: dict[str, Update] = {}
 
 
-def progress_statement(dialect: str) -> Update:
+def _progress_statement(dialect: str) -> Update:
     """The write of a streaming reply's progress, built once per dialect: it runs at every
     coalesced write, and building it cost more than running it. `event_seq` never goes back
     (GREATEST on PostgreSQL, the scalar MAX on SQLite)."""
@@ -66,17 +66,6 @@ def _added(message: Message, idempotency_key: str | None) -> dict[str, Any]:
         "b_created_at": message.created_at,
         "b_reply_to_id": message.reply_to,
         "b_idempotency_key": idempotency_key,
-        "b_event_seq": message.event_seq,
-        "b_agent": agent_to_json(message.agent),
-    }
-
-
-def progress_values(message: Message) -> dict[str, Any]:
-    """`progress_statement`'s values for `message`."""
-    return {
-        "b_id": message.id,
-        "b_content": message.content,
-        "b_status": message.status.value,
         "b_event_seq": message.event_seq,
         "b_agent": agent_to_json(message.agent),
     }
@@ -259,9 +248,18 @@ class SqlMessageRepository(MessageRepository):
         return [message_from_row(row) for row in reversed(rows)]
 
     async def save_progress(self, *messages: Message) -> None:
-        rows = [progress_values(message) for message in messages]
+        rows = [
+            {
+                "b_id": message.id,
+                "b_content": message.content,
+                "b_status": message.status.value,
+                "b_event_seq": message.event_seq,
+                "b_agent": agent_to_json(message.agent),
+            }
+            for message in messages
+        ]
         await execute_rows(
-            self._connection, progress_statement(self._connection.dialect.name), rows
+            self._connection, _progress_statement(self._connection.dialect.name), rows
         )
 
     async def record_event_seqs(self, seqs: Mapping[UUID, int]) -> None:

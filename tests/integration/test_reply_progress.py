@@ -1,11 +1,9 @@
 """One contract for `ReplyProgress`, the group write of streaming agent replies: on
-PostgreSQL one statement (`PostgresReplyProgress`), on SQLite one transaction in one trip to
-aiosqlite's thread (`SqliteReplyProgress`), on the in-memory fake one transaction through the
-repositories (`ProgressInTransaction`)."""
+PostgreSQL one statement (`PostgresReplyProgress`), elsewhere one transaction through the
+repositories (`ProgressInTransaction`, on SQLite and the in-memory fake)."""
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,14 +15,12 @@ from sqlalchemy.exc import DBAPIError
 
 from adapters.sql.engine import create_engine
 from adapters.sql.reply_progress import PostgresReplyProgress
-from adapters.sql.sqlite_reply_progress import SqliteReplyProgress
 from adapters.sql.unit_of_work import SqlUnitOfWork
 from application.ports.reply_progress import ReplyProgress
 from application.ports.unit_of_work import UnitOfWorkFactory
 from application.reply_writes import ProgressInTransaction
 from domain.agent_sessions import AgentSession
 from domain.messages import Message, MessageStatus
-from entrypoints.database import upgrade
 from tests.conftest import BACKENDS, empty_database
 from tests.fakes.storage import FakeStore
 from tests.integration.test_delegation_repositories import at, running_turns
@@ -47,7 +43,7 @@ async def storage(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
     if request.param == "postgres":
         yield Storage(uow, PostgresReplyProgress(engine))
     else:
-        yield Storage(uow, SqliteReplyProgress(engine))
+        yield Storage(uow, ProgressInTransaction(uow))
     await engine.dispose()
 
 
@@ -161,49 +157,3 @@ async def test_a_statement_that_fails_on_postgresql_stores_nothing(
         kept_session, kept_reply = await stored(storage, session, reply)
         assert (kept_session.last_event_id, kept_reply.content) == (0, "")
     await engine.dispose()
-
-
-@pytest.fixture
-async def on_sqlite(tmp_path: Path) -> AsyncIterator[Storage]:
-    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'progress.db'}")
-    await upgrade(str(engine.url))
-    yield Storage(lambda: SqlUnitOfWork(engine), SqliteReplyProgress(engine))
-    await engine.dispose()
-
-
-async def test_a_group_write_on_sqlite_is_one_trip_to_its_thread(
-    on_sqlite: Storage, trips: list[str]
-) -> None:
-    turns = await streaming(on_sqlite, 20)
-    for n, (session, reply) in enumerate(turns, start=1):
-        session.record_event(n, at(40 + n))
-        reply.append(f"answer {n}")
-    trips.clear()
-
-    assert await on_sqlite.progress.save(turns) == set()
-
-    assert trips == ["_write"]
-    for session, reply in turns:
-        assert await stored(on_sqlite, session, reply) == (session, reply)
-
-
-async def test_a_write_that_fails_on_sqlite_stores_nothing_and_the_next_one_works(
-    on_sqlite: Storage,
-) -> None:
-    turns = await streaming(on_sqlite, 2)
-    for session, reply in turns:
-        session.record_event(5, at(50))
-        reply.append("text")
-    turns[1][1].content = None  # type: ignore[assignment]
-    versions = [session.version for session, _ in turns]
-
-    with pytest.raises(sqlite3.IntegrityError, match="NOT NULL"):
-        await on_sqlite.progress.save(turns)
-
-    assert [session.version for session, _ in turns] == versions
-    for session, reply in turns:
-        kept_session, kept_reply = await stored(on_sqlite, session, reply)
-        assert (kept_session.last_event_id, kept_reply.content) == (0, "")
-    turns[1][1].content = "text"
-    assert await on_sqlite.progress.save(turns) == set()
-    assert (await stored(on_sqlite, *turns[1]))[1].content == "text"

@@ -21,6 +21,7 @@ from adapters.memory.live_events import InProcessLiveEvents
 from adapters.redis.live_events import RedisLiveEvents
 from adapters.sql.event_seqs import PostgresEventSeqStore
 from adapters.sql.reply_progress import PostgresReplyProgress
+from adapters.sql.sqlite_reply_progress import SqliteReplyProgress
 from adapters.sql.unit_of_work import SqlUnitOfWork
 from adapters.summarizer.extractive import ExtractiveSummarizer
 from adapters.telemetry.metrics import OpenTelemetryMetrics
@@ -29,7 +30,6 @@ from application.event_seqs import SeqsInTransaction
 from application.ports.event_seq_store import EventSeqStore
 from application.ports.reply_progress import ReplyProgress
 from application.ports.unit_of_work import UnitOfWorkFactory
-from application.reply_writes import ProgressInTransaction
 from application.routing_cache import CachedOverrides, stored_overrides
 from entrypoints.settings import Settings
 
@@ -105,10 +105,10 @@ def _agent_choice(settings: Settings) -> str:
     return "client" if settings.agent_service_url else "none"
 
 
-def _reply_progress(engine: AsyncEngine, uow: UnitOfWorkFactory) -> ReplyProgress:
+def _reply_progress(engine: AsyncEngine) -> ReplyProgress:
     if engine.dialect.name == "postgresql":
         return PostgresReplyProgress(engine)
-    return ProgressInTransaction(uow)
+    return SqliteReplyProgress(engine)
 
 
 def _event_seq_store(engine: AsyncEngine, uow: UnitOfWorkFactory) -> EventSeqStore:
@@ -126,7 +126,7 @@ class Adapters(containers.DeclarativeContainer):
     infrastructure = providers.DependenciesContainer()
 
     uow = providers.Factory(SqlUnitOfWork, engine=infrastructure.engine)
-    reply_progress = providers.Singleton(_reply_progress, infrastructure.engine, uow.provider)
+    reply_progress = providers.Singleton(_reply_progress, infrastructure.engine)
     event_seq_store = providers.Singleton(_event_seq_store, infrastructure.engine, uow.provider)
     live = providers.Selector(
         providers.Callable(_live_choice, settings),

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from adapters.sql.sqlite_reply_progress import SqliteReplyProgress
 from entrypoints.container import Container
 from entrypoints.reference_agent.server import RunningReferenceAgent
 from tests.e2e.conftest import LiveServer, LiveSocket, agent_env, running_server
@@ -35,6 +36,20 @@ class Tally:
         engine: AsyncEngine = container.infrastructure.engine()
         event.listen(engine.sync_engine, "begin", self._count("transactions"))
         event.listen(engine.sync_engine, "before_cursor_execute", self._count("statements"))
+        progress = container.adapters.reply_progress()
+        if isinstance(progress, SqliteReplyProgress):
+            self._count_group_writes(progress)
+
+    def _count_group_writes(self, progress: SqliteReplyProgress) -> None:
+        """SQLite's group writes run on the connection's thread, past the engine's events:
+        each is a transaction."""
+        save, count = progress.save, self._count("transactions")
+
+        async def counted(group: Any) -> set[Any]:
+            count()
+            return await save(group)
+
+        progress.save = counted  # type: ignore[method-assign]
 
     def _count(self, what: str) -> Callable[..., None]:
         def count(*_: Any) -> None:

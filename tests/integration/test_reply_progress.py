@@ -1,9 +1,12 @@
 """One contract for `ReplyProgress`, the group write of streaming agent replies: on
-PostgreSQL one statement (`PostgresReplyProgress`), elsewhere one transaction through the
-repositories (`ProgressInTransaction`, on SQLite and the in-memory fake)."""
+PostgreSQL one statement (`PostgresReplyProgress`), on SQLite one transaction in one trip to
+aiosqlite's thread (`SqliteReplyProgress`), on the in-memory fake one transaction through the
+repositories (`ProgressInTransaction`)."""
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,14 +16,17 @@ from uuid import UUID
 import pytest
 from sqlalchemy.exc import DBAPIError
 
+from adapters.sql import sqlite_reply_progress
 from adapters.sql.engine import create_engine
 from adapters.sql.reply_progress import PostgresReplyProgress
+from adapters.sql.sqlite_reply_progress import SqliteReplyProgress
 from adapters.sql.unit_of_work import SqlUnitOfWork
 from application.ports.reply_progress import ReplyProgress
 from application.ports.unit_of_work import UnitOfWorkFactory
 from application.reply_writes import ProgressInTransaction
 from domain.agent_sessions import AgentSession
 from domain.messages import Message, MessageStatus
+from entrypoints.database import upgrade
 from tests.conftest import BACKENDS, empty_database
 from tests.fakes.storage import FakeStore
 from tests.integration.test_delegation_repositories import at, running_turns
@@ -43,7 +49,7 @@ async def storage(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
     if request.param == "postgres":
         yield Storage(uow, PostgresReplyProgress(engine))
     else:
-        yield Storage(uow, ProgressInTransaction(uow))
+        yield Storage(uow, SqliteReplyProgress(engine))
     await engine.dispose()
 
 
@@ -157,3 +163,99 @@ async def test_a_statement_that_fails_on_postgresql_stores_nothing(
         kept_session, kept_reply = await stored(storage, session, reply)
         assert (kept_session.last_event_id, kept_reply.content) == (0, "")
     await engine.dispose()
+
+
+@pytest.fixture
+async def on_sqlite(tmp_path: Path) -> AsyncIterator[Storage]:
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'progress.db'}")
+    await upgrade(str(engine.url))
+    yield Storage(lambda: SqlUnitOfWork(engine), SqliteReplyProgress(engine))
+    await engine.dispose()
+
+
+async def test_a_group_write_on_sqlite_is_one_trip_to_its_thread(
+    on_sqlite: Storage, trips: list[str]
+) -> None:
+    turns = await streaming(on_sqlite, 20)
+    for n, (session, reply) in enumerate(turns, start=1):
+        session.record_event(n, at(40 + n))
+        reply.append(f"answer {n}")
+    trips.clear()
+
+    assert await on_sqlite.progress.save(turns) == set()
+
+    assert trips == ["_write"]
+    for session, reply in turns:
+        assert await stored(on_sqlite, session, reply) == (session, reply)
+
+
+async def test_a_write_that_fails_on_sqlite_stores_nothing_and_the_next_one_works(
+    on_sqlite: Storage,
+) -> None:
+    turns = await streaming(on_sqlite, 2)
+    for session, reply in turns:
+        session.record_event(5, at(50))
+        reply.append("text")
+    turns[1][1].content = None  # type: ignore[assignment]
+    versions = [session.version for session, _ in turns]
+
+    with pytest.raises(sqlite3.IntegrityError, match="NOT NULL"):
+        await on_sqlite.progress.save(turns)
+
+    assert [session.version for session, _ in turns] == versions
+    for session, reply in turns:
+        kept_session, kept_reply = await stored(on_sqlite, session, reply)
+        assert (kept_session.last_event_id, kept_reply.content) == (0, "")
+    turns[1][1].content = "text"
+    assert await on_sqlite.progress.save(turns) == set()
+    assert (await stored(on_sqlite, *turns[1]))[1].content == "text"
+
+
+async def test_a_large_group_on_sqlite_is_written_in_several_statements(
+    on_sqlite: Storage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite_reply_progress, "_ROWS_PER_STATEMENT", 2)
+    turns = await streaming(on_sqlite, 5)
+    async with on_sqlite.uow() as tx:
+        theirs = await tx.agent_sessions.get(turns[3][0].id)
+        assert theirs is not None
+        theirs.end_turn(at(35))
+        await tx.agent_sessions.save(theirs)
+        await tx.commit()
+    for n, (session, reply) in enumerate(turns, start=1):
+        session.record_event(n, at(40 + n))
+        reply.append(f"answer {n}")
+
+    assert await on_sqlite.progress.save(turns) == {turns[3][0].id}
+
+    for index, (session, reply) in enumerate(turns):
+        kept_session, kept_reply = await stored(on_sqlite, session, reply)
+        if index == 3:
+            assert kept_session == theirs and kept_reply.content == ""
+        else:
+            assert (kept_session, kept_reply) == (session, reply)
+
+
+async def test_binding_a_group_on_sqlite_lets_the_event_loop_run_between_rows(
+    on_sqlite: Storage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    turns = await streaming(on_sqlite, 20)
+    happened: list[str] = []
+    bind = SqliteReplyProgress._reply_row
+
+    def bound(self: SqliteReplyProgress, reply: Message) -> tuple:
+        happened.append("row")
+        return bind(self, reply)
+
+    async def ticking() -> None:
+        while True:
+            happened.append("tick")
+            await asyncio.sleep(0)
+
+    monkeypatch.setattr(SqliteReplyProgress, "_reply_row", bound)
+    ticker = asyncio.create_task(ticking())
+    await on_sqlite.progress.save(turns)
+    ticker.cancel()
+
+    rows = [n for n, what in enumerate(happened) if what == "row"]
+    assert len(rows) == 20 and "tick" in happened[rows[0] : rows[-1]]

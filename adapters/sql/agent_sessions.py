@@ -1,6 +1,5 @@
 from collections.abc import Sequence
 from datetime import datetime
-from functools import lru_cache
 from typing import Any
 from uuid import UUID
 
@@ -17,12 +16,10 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
-    text,
     update,
 )
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
-from sqlalchemy.sql.elements import TextClause
 
 from adapters.sql.errors import is_unique_violation
 from adapters.sql.tables import agent_pending_questions, conversation_agent_sessions
@@ -135,36 +132,6 @@ _PROGRESS_COLUMNS = (
 _SAVE_PROGRESS = _versioned_update(_PROGRESS_COLUMNS)
 
 
-_SAVED_TOGETHER = 16
-"""Sessions per statement: binding a statement's values is one uninterrupted stretch of the
-event loop, and a group of a hundred in one statement showed in the live events' tail."""
-
-
-_KEYED_PROGRESS_COLUMNS = ("id", "version", *_PROGRESS_COLUMNS)
-
-
-@lru_cache(maxsize=_SAVED_TOGETHER)
-def _progress_together_statement(count: int) -> TextClause:
-    """SQLite: `count` sessions' progress in one statement (a row of values each, joined by
-    UPDATE … FROM, the sessions whose version still matched RETURNING their id), built once per
-    group size. Through aiosqlite every statement is several hops to its thread and back; one
-    statement per session made a group write of 40 replies cost 120 of them."""
-    names = _KEYED_PROGRESS_COLUMNS
-    rows = ", ".join("(" + ", ".join(f":{name}_{n}" for name in names) + ")" for n in range(count))
-    assignments = ", ".join(f"{name} = v.{name}" for name in _PROGRESS_COLUMNS)
-    table, columns = conversation_agent_sessions.name, ", ".join(names)
-    # Only the table's own names are spliced in; every value is a bound parameter.
-    statement = text(
-        f"WITH v({columns}) AS (VALUES {rows}) "  # noqa: S608
-        f"UPDATE {table} SET {assignments}, version = {table}.version + 1 FROM v "
-        f"WHERE {table}.id = v.id AND {table}.version = v.version RETURNING {table}.id"
-    )
-    types = {name: conversation_agent_sessions.c[name].type for name in names}
-    return statement.bindparams(
-        *(bindparam(f"{name}_{n}", type_=types[name]) for n in range(count) for name in names)
-    ).columns(id=conversation_agent_sessions.c.id.type)
-
-
 # A session is read with its latest question in one round trip; the lookups are built once,
 # as they run at every turn's start.
 _LATEST_ASKED = (
@@ -264,27 +231,11 @@ class SqlAgentSessionRepository(AgentSessionRepository):
         await self._write_question(session)
 
     async def save_progress(self, sessions: Sequence[AgentSession]) -> list[AgentSession]:
-        if self._connection.dialect.name == "sqlite":
-            saved = set()
-            for start in range(0, len(sessions), _SAVED_TOGETHER):
-                saved |= await self._save_progress_together(
-                    sessions[start : start + _SAVED_TOGETHER]
-                )
-        else:
-            saved = {s.id for s in sessions if await self._save_progress_one(s)}
+        saved = {s.id for s in sessions if await self._save_progress_one(s)}
         for session in sessions:
             if session.id in saved:
                 session.version += 1
         return [session for session in sessions if session.id not in saved]
-
-    async def _save_progress_together(self, sessions: Sequence[AgentSession]) -> set[UUID]:
-        values = {
-            f"{name}_{n}": getattr(session, name)
-            for n, session in enumerate(sessions)
-            for name in _KEYED_PROGRESS_COLUMNS
-        }
-        statement = _progress_together_statement(len(sessions))
-        return set((await self._connection.execute(statement, values)).scalars())
 
     async def _save_progress_one(self, session: AgentSession) -> bool:
         values = {f"b_{name}": getattr(session, name) for name in _PROGRESS_COLUMNS}

@@ -21,15 +21,14 @@ from adapters.memory.live_events import InProcessLiveEvents
 from adapters.redis.live_events import RedisLiveEvents
 from adapters.sql.event_seqs import PostgresEventSeqStore
 from adapters.sql.reply_progress import PostgresReplyProgress
+from adapters.sql.sqlite_event_seqs import SqliteEventSeqStore
 from adapters.sql.sqlite_reply_progress import SqliteReplyProgress
 from adapters.sql.unit_of_work import SqlUnitOfWork
 from adapters.summarizer.extractive import ExtractiveSummarizer
 from adapters.telemetry.metrics import OpenTelemetryMetrics
 from adapters.tokenizer.tiktoken_counter import TiktokenCounter
-from application.event_seqs import SeqsInTransaction
 from application.ports.event_seq_store import EventSeqStore
 from application.ports.reply_progress import ReplyProgress
-from application.ports.unit_of_work import UnitOfWorkFactory
 from application.routing_cache import CachedOverrides, stored_overrides
 from entrypoints.settings import Settings
 
@@ -111,10 +110,10 @@ def _reply_progress(engine: AsyncEngine) -> ReplyProgress:
     return SqliteReplyProgress(engine)
 
 
-def _event_seq_store(engine: AsyncEngine, uow: UnitOfWorkFactory) -> EventSeqStore:
+def _event_seq_store(engine: AsyncEngine) -> EventSeqStore:
     if engine.dialect.name == "postgresql":
         return PostgresEventSeqStore(engine)
-    return SeqsInTransaction(uow)
+    return SqliteEventSeqStore(engine)
 
 
 def _model_choice(settings: Settings) -> str:
@@ -127,7 +126,7 @@ class Adapters(containers.DeclarativeContainer):
 
     uow = providers.Factory(SqlUnitOfWork, engine=infrastructure.engine)
     reply_progress = providers.Singleton(_reply_progress, infrastructure.engine)
-    event_seq_store = providers.Singleton(_event_seq_store, infrastructure.engine, uow.provider)
+    event_seq_store = providers.Singleton(_event_seq_store, infrastructure.engine)
     live = providers.Selector(
         providers.Callable(_live_choice, settings),
         memory=providers.Singleton(

@@ -10,10 +10,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import aiosqlite
+import pytest
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from adapters.sql.sqlite_reply_progress import SqliteReplyProgress
 from entrypoints.container import Container
 from entrypoints.reference_agent.server import RunningReferenceAgent
 from tests.e2e.conftest import LiveServer, LiveSocket, agent_env, running_server
@@ -29,27 +30,29 @@ class Tally:
     The listeners are attached before the app starts: attached later, they could land while
     SQLAlchemy iterates them around a BEGIN IMMEDIATE that awaits (SQLite)."""
 
-    def __init__(self) -> None:
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.counts: Counter[str] | None = None
+        self._monkeypatch = monkeypatch
 
     def attach(self, container: Container) -> None:
         engine: AsyncEngine = container.infrastructure.engine()
         event.listen(engine.sync_engine, "begin", self._count("transactions"))
         event.listen(engine.sync_engine, "before_cursor_execute", self._count("statements"))
-        progress = container.adapters.reply_progress()
-        if isinstance(progress, SqliteReplyProgress):
-            self._count_group_writes(progress)
+        self._count_writes_on_the_thread()
 
-    def _count_group_writes(self, progress: SqliteReplyProgress) -> None:
-        """SQLite's group writes run on the connection's thread, past the engine's events:
-        each is a transaction."""
-        save, count = progress.save, self._count("transactions")
+    def _count_writes_on_the_thread(self) -> None:
+        """SQLite's hot writes run as one function on the connection's thread, past the
+        engine's events (adapters/sql/sqlite_thread.py): each is a transaction."""
+        trip, count = aiosqlite.Connection._execute, self._count("transactions")
 
-        async def counted(group: Any) -> set[Any]:
-            count()
-            return await save(group)
+        async def counted(
+            connection: aiosqlite.Connection, fn: Any, *args: Any, **kwargs: Any
+        ) -> Any:
+            if getattr(fn, "__name__", None) == "_in_transaction":
+                count()
+            return await trip(connection, fn, *args, **kwargs)
 
-        progress.save = counted  # type: ignore[method-assign]
+        self._monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
 
     def _count(self, what: str) -> Callable[..., None]:
         def count(*_: Any) -> None:
@@ -80,11 +83,11 @@ async def a_turn(
 
 
 async def test_an_agent_turn_costs_five_transactions_then_four(
-    database_url: str, reference_agent: RunningReferenceAgent
+    database_url: str, reference_agent: RunningReferenceAgent, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # the periodic jobs' transactions are not the turn's
     env = agent_env(reference_agent, CONVO_SCHEDULER_ENABLED="false", **NO_WRITES_DURING_THE_STREAM)
-    tally = Tally()
+    tally = Tally(monkeypatch)
     async with running_server(database_url, tally.attach, **env) as server:
         conversation_id = await server.conversation()
         socket = await LiveSocket.open(server, conversation_id)

@@ -1,6 +1,7 @@
 """One contract for `EventSeqStore`, where `EventSeqs` stores which live event each message
-reflects: on PostgreSQL one statement in autocommit (`PostgresEventSeqStore`), elsewhere a
-transaction through the message repository (`SeqsInTransaction`, on SQLite and the fake)."""
+reflects: on PostgreSQL one statement in autocommit (`PostgresEventSeqStore`), on SQLite one
+trip to the connection's thread (`SqliteEventSeqStore`), on the fake a transaction through
+the message repository (`SeqsInTransaction`)."""
 
 from __future__ import annotations
 
@@ -13,10 +14,12 @@ import pytest
 
 from adapters.sql.engine import create_engine
 from adapters.sql.event_seqs import PostgresEventSeqStore
+from adapters.sql.sqlite_event_seqs import SqliteEventSeqStore
 from adapters.sql.unit_of_work import SqlUnitOfWork
 from application.event_seqs import SeqsInTransaction
 from application.ports.event_seq_store import EventSeqStore
 from application.ports.unit_of_work import UnitOfWorkFactory
+from entrypoints.database import upgrade
 from tests.conftest import BACKENDS, empty_database
 from tests.fakes.storage import FakeStore
 from tests.integration.test_repositories import add_conversation, add_messages
@@ -39,7 +42,7 @@ async def storage(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
     if request.param == "postgres":
         yield Storage(uow, PostgresEventSeqStore(engine))
     else:
-        yield Storage(uow, SeqsInTransaction(uow))
+        yield Storage(uow, SqliteEventSeqStore(engine))
     await engine.dispose()
 
 
@@ -69,3 +72,18 @@ async def test_the_seqs_of_many_messages_go_together(storage: Storage) -> None:
     made = await add_messages(storage.uow, conversation, 40)
     await storage.seqs.record({m.id: n for n, m in enumerate(made, start=1)})
     assert await seqs_of(storage, *(m.id for m in made)) == list(range(1, 41))
+
+
+async def test_seqs_on_sqlite_are_one_trip_to_its_thread(tmp_path: Path, trips: list[str]) -> None:
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'seqs.db'}")
+    await upgrade(str(engine.url))
+    storage = Storage(lambda: SqlUnitOfWork(engine), SqliteEventSeqStore(engine))
+    conversation = await add_conversation(storage.uow, 1)
+    made = await add_messages(storage.uow, conversation, 3)
+    trips.clear()
+
+    await storage.seqs.record({m.id: n for n, m in enumerate(made, start=1)})
+
+    assert trips == ["_in_transaction"]
+    assert await seqs_of(storage, *(m.id for m in made)) == [1, 2, 3]
+    await engine.dispose()

@@ -16,7 +16,7 @@ from uuid import UUID
 import pytest
 from sqlalchemy.exc import DBAPIError
 
-from adapters.sql import sqlite_reply_progress
+from adapters.sql import sqlite_thread
 from adapters.sql.engine import create_engine
 from adapters.sql.reply_progress import PostgresReplyProgress
 from adapters.sql.sqlite_reply_progress import SqliteReplyProgress
@@ -184,7 +184,7 @@ async def test_a_group_write_on_sqlite_is_one_trip_to_its_thread(
 
     assert await on_sqlite.progress.save(turns) == set()
 
-    assert trips == ["_write"]
+    assert trips == ["_in_transaction"]
     for session, reply in turns:
         assert await stored(on_sqlite, session, reply) == (session, reply)
 
@@ -214,7 +214,7 @@ async def test_a_write_that_fails_on_sqlite_stores_nothing_and_the_next_one_work
 async def test_a_large_group_on_sqlite_is_written_in_several_statements(
     on_sqlite: Storage, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(sqlite_reply_progress, "_ROWS_PER_STATEMENT", 2)
+    monkeypatch.setattr(sqlite_thread, "ROWS_PER_STATEMENT", 2)
     turns = await streaming(on_sqlite, 5)
     async with on_sqlite.uow() as tx:
         theirs = await tx.agent_sessions.get(turns[3][0].id)

@@ -1,0 +1,104 @@
+"""Hot SQLite writes as one function on the connection's thread: one trip per transaction.
+
+A write through SQLAlchemy is a trip to aiosqlite's thread for each statement, BEGIN
+IMMEDIATE and COMMIT included (architecture/0020), and SQLAlchemy binds every row on the
+loop. The writes that run all the time (the group writes of streaming replies, the seqs of
+announced messages) instead bind their rows on the loop with the columns' own SQLAlchemy
+bind processors, so the stored values are what the repositories write and read, and run
+their whole transaction in one function on the thread, in as few sqlite3 calls as they can.
+
+Relies on the private names `sqlite_one_trip` does (`Connection._execute`, `_conn`).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Sequence
+from functools import lru_cache
+from typing import Any, TypeVar
+
+import aiosqlite
+from sqlalchemy import Table
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from adapters.sql.unit_of_work import checkout
+
+T = TypeVar("T")
+Row = tuple[Any, ...]
+Processors = Sequence[Callable[[Any], Any] | None]
+
+ROWS_PER_STATEMENT = 1000
+"""Rows of values in one statement: at most 8,000 parameters here, well within SQLite's
+limit (32,766 since 3.32)."""
+
+
+def processors(table: Table, names: Sequence[str], dialect: Dialect) -> Processors:
+    """Each named column's SQLAlchemy bind processor for `dialect` (None: stored as given)."""
+    return [table.c[name].type.bind_processor(dialect) for name in names]
+
+
+def bound(values: Row, processors: Processors) -> Row:
+    """`values`, each through its column's processor: what SQLAlchemy would store."""
+    return tuple(
+        value if process is None else process(value)
+        for value, process in zip(values, processors, strict=True)
+    )
+
+
+def values_update(
+    table: str, columns: Sequence[str], assignments: str, where: str
+) -> Callable[[int], str]:
+    """The SQL of an UPDATE of `table` from `count` rows of `columns` given as parameters
+    (the rows are `v`), as a function of `count` that builds each once."""
+    names = ", ".join(columns)
+    row = "(" + ", ".join("?" * len(columns)) + ")"
+
+    @lru_cache(maxsize=64)
+    def sql(count: int) -> str:
+        # Only the tables' own names are spliced in; every value is a parameter.
+        return (
+            f"WITH v({names}) AS (VALUES {', '.join([row] * count)}) "  # noqa: S608
+            f"UPDATE {table} SET {assignments} FROM v WHERE {where}"
+        )
+
+    return sql
+
+
+def update_rows(
+    database: sqlite3.Connection, sql: Callable[[int], str], rows: Sequence[Row]
+) -> int:
+    """On the connection's thread: `rows` through `sql` of their count, a statement per
+    `ROWS_PER_STATEMENT`. Returns the rows changed (sqlite3 leaves `rowcount` at -1 after a
+    statement that starts with WITH)."""
+    before = database.total_changes
+    for start in range(0, len(rows), ROWS_PER_STATEMENT):
+        chunk = rows[start : start + ROWS_PER_STATEMENT]
+        database.execute(sql(len(chunk)), [value for row in chunk for value in row])
+    return database.total_changes - before
+
+
+async def in_one_trip(engine: AsyncEngine, write: Callable[..., T], *args: Any) -> T:
+    """`write(database, *args)` in a transaction of its own (BEGIN IMMEDIATE … COMMIT, rolled
+    back if it raises) on a pooled connection's thread, in one trip."""
+    connection = await checkout(engine)
+    try:
+        raw = (await connection.get_raw_connection()).driver_connection
+        return await raw._execute(_in_transaction, raw, write, args)
+    finally:
+        await connection.close()
+
+
+def _in_transaction(
+    connection: aiosqlite.Connection, write: Callable[..., T], args: tuple[Any, ...]
+) -> T:
+    database: sqlite3.Connection = connection._conn
+    database.execute("BEGIN IMMEDIATE")
+    try:
+        result = write(database, *args)
+        database.execute("COMMIT")
+    except BaseException:
+        if database.in_transaction:
+            database.execute("ROLLBACK")
+        raise
+    return result

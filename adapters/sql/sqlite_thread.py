@@ -28,9 +28,13 @@ T = TypeVar("T")
 Row = tuple[Any, ...]
 Processors = Sequence[Callable[[Any], Any] | None]
 
-ROWS_PER_STATEMENT = 1000
-"""Rows of values in one statement: at most 8,000 parameters here, well within SQLite's
-limit (32,766 since 3.32)."""
+ROWS_PER_STATEMENT = 32
+"""Rows of values in one statement, at most. Each row count is a statement of its own, which
+sqlite3 prepares and keeps in every pooled connection's statement cache: with up to a
+thousand rows to a statement, the big groups of 1,000 streams left tens of megabytes of
+prepared statements (122.6 KiB per session at 1,000 streams, against 90-92 before these
+writes; 94-98 with this bound). Statements come in powers of two up to this (`update_rows`
+pads), six sizes of each."""
 
 
 def processors(table: Table, names: Sequence[str], dialect: Dialect) -> Processors:
@@ -50,11 +54,12 @@ def values_update(
     table: str, columns: Sequence[str], assignments: str, where: str
 ) -> Callable[[int], str]:
     """The SQL of an UPDATE of `table` from `count` rows of `columns` given as parameters
-    (the rows are `v`), as a function of `count` that builds each once."""
+    (the rows are `v`), as a function of `count` that builds each once. `where` must match
+    no row of `v` whose `id` is NULL: `update_rows` pads with those."""
     names = ", ".join(columns)
     row = "(" + ", ".join("?" * len(columns)) + ")"
 
-    @lru_cache(maxsize=64)
+    @lru_cache(maxsize=8)
     def sql(count: int) -> str:
         # Only the tables' own names are spliced in; every value is a parameter.
         return (
@@ -68,13 +73,16 @@ def values_update(
 def update_rows(
     database: sqlite3.Connection, sql: Callable[[int], str], rows: Sequence[Row]
 ) -> int:
-    """On the connection's thread: `rows` through `sql` of their count, a statement per
-    `ROWS_PER_STATEMENT`. Returns the rows changed (sqlite3 leaves `rowcount` at -1 after a
-    statement that starts with WITH)."""
+    """On the connection's thread: `rows` through `sql`, a statement per
+    `ROWS_PER_STATEMENT` rows, each padded with rows of NULLs to a power of two. Returns the
+    rows changed (sqlite3 leaves `rowcount` at -1 after a statement that starts with WITH)."""
     before = database.total_changes
     for start in range(0, len(rows), ROWS_PER_STATEMENT):
         chunk = rows[start : start + ROWS_PER_STATEMENT]
-        database.execute(sql(len(chunk)), [value for row in chunk for value in row])
+        size = 1 << (len(chunk) - 1).bit_length()
+        values = [value for row in chunk for value in row]
+        values += [None] * (len(chunk[0]) * (size - len(chunk)))
+        database.execute(sql(size), values)
     return database.total_changes - before
 
 

@@ -121,7 +121,7 @@ _ADD_QUESTION = insert(agent_pending_questions).values(
     {name: bindparam(f"b_{name}") for name in ("session_id", "question_id", *_QUESTION_COLUMNS)}
 )
 
-_PROGRESS_COLUMNS = (
+PROGRESS_COLUMNS = (
     "agent_session_id",
     "last_interaction_at",
     "last_event_id",
@@ -129,7 +129,8 @@ _PROGRESS_COLUMNS = (
     "turn_reply_id",
     "turn_lease_until",
 )
-_SAVE_PROGRESS = _versioned_update(_PROGRESS_COLUMNS)
+"""What a running turn changes in its session: what every group write of its replies stores."""
+_SAVE_PROGRESS = _versioned_update(PROGRESS_COLUMNS)
 
 
 # A session is read with its latest question in one round trip; the lookups are built once,
@@ -238,7 +239,7 @@ class SqlAgentSessionRepository(AgentSessionRepository):
         return [session for session in sessions if session.id not in saved]
 
     async def _save_progress_one(self, session: AgentSession) -> bool:
-        values = {f"b_{name}": getattr(session, name) for name in _PROGRESS_COLUMNS}
+        values = {f"b_{name}": getattr(session, name) for name in PROGRESS_COLUMNS}
         values |= {"b_id": session.id, "b_version": session.version}
         return (await self._connection.execute(_SAVE_PROGRESS, values)).rowcount == 1
 

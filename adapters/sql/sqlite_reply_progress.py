@@ -18,6 +18,7 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from adapters.sql.agent_sessions import PROGRESS_COLUMNS
 from adapters.sql.messages import agent_to_json
 from adapters.sql.sqlite_thread import (
     Row,
@@ -33,16 +34,7 @@ from domain.agent_sessions import AgentSession
 from domain.messages import Message
 
 _BOUND_AT_ONCE = 8
-_SESSION_COLUMNS = (
-    "id",
-    "version",
-    "agent_session_id",
-    "last_interaction_at",
-    "last_event_id",
-    "turn_started_at",
-    "turn_reply_id",
-    "turn_lease_until",
-)
+_SESSION_COLUMNS = ("id", "version", *PROGRESS_COLUMNS)
 _REPLY_COLUMNS = ("id", "content", "status", "event_seq", "agent")
 _s, _m = conversation_agent_sessions.name, messages.name
 _sessions_sql = values_update(

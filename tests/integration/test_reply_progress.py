@@ -75,16 +75,22 @@ async def stored(storage: Storage, session: AgentSession, reply: Message) -> tup
         return await tx.agent_sessions.get(session.id), await tx.messages.get(reply.id)
 
 
-async def test_current_sessions_are_stored_with_their_replies_and_stale_ones_left(
-    storage: Storage,
-) -> None:
-    turns = await streaming(storage, 3)
+async def saved_by_somebody_else(storage: Storage, session: AgentSession) -> AgentSession:
+    """The session as another writer leaves it (its turn ended) after `session` was read."""
     async with storage.uow() as tx:
-        theirs = await tx.agent_sessions.get(turns[1][0].id)
+        theirs = await tx.agent_sessions.get(session.id)
         assert theirs is not None
         theirs.end_turn(at(35))
         await tx.agent_sessions.save(theirs)
         await tx.commit()
+    return theirs
+
+
+async def test_current_sessions_are_stored_with_their_replies_and_stale_ones_left(
+    storage: Storage,
+) -> None:
+    turns = await streaming(storage, 3)
+    theirs = await saved_by_somebody_else(storage, turns[1][0])
     for n, (session, reply) in enumerate(turns, start=1):
         session.record_event(10 * n, at(40 + n))
         session.renew_lease(at(100 + n))
@@ -216,12 +222,7 @@ async def test_a_large_group_on_sqlite_is_written_in_several_statements(
 ) -> None:
     monkeypatch.setattr(sqlite_thread, "ROWS_PER_STATEMENT", 2)
     turns = await streaming(on_sqlite, 5)
-    async with on_sqlite.uow() as tx:
-        theirs = await tx.agent_sessions.get(turns[3][0].id)
-        assert theirs is not None
-        theirs.end_turn(at(35))
-        await tx.agent_sessions.save(theirs)
-        await tx.commit()
+    theirs = await saved_by_somebody_else(on_sqlite, turns[3][0])
     for n, (session, reply) in enumerate(turns, start=1):
         session.record_event(n, at(40 + n))
         reply.append(f"answer {n}")

@@ -16,7 +16,7 @@ def create_engine(url: str, pool_size: int = 10, echo: bool = False) -> AsyncEng
     SQLite gets WAL (readers never block the writer), a busy timeout, foreign keys, and
     `BEGIN IMMEDIATE` so that two writers queue for the lock instead of one failing when it
     upgrades a read transaction to a write; its statements make one trip each to aiosqlite's
-    thread (`sqlite_one_trip`).
+    thread (`sqlite_one_trip`), a transaction's BEGIN going with its first statement.
     """
     backend = make_url(url).get_backend_name()
     if backend == "sqlite":
@@ -82,7 +82,7 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        connection.connection.dbapi_connection.begin_with_next_statement()
 
 
 async def ping_database(engine: AsyncEngine) -> None:

@@ -38,9 +38,12 @@ class _Outcome(NamedTuple):
 
 
 def _run_statement(
-    connection: aiosqlite.Connection, operation: str, parameters: Any, many: bool
+    connection: aiosqlite.Connection, operation: str, parameters: Any, many: bool, begin: bool
 ) -> _Outcome:
-    """On the connection's thread: the statement and everything SQLAlchemy reads of it."""
+    """On the connection's thread: the statement and everything SQLAlchemy reads of it, after
+    `BEGIN IMMEDIATE` when it is its transaction's first."""
+    if begin:
+        connection._conn.execute("BEGIN IMMEDIATE")
     cursor = connection._conn.cursor()
     try:
         if many:
@@ -97,10 +100,10 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
         self._run(operation, seq_of_parameters, many=True)
 
     def _run(self, operation: Any, parameters: Any, many: bool) -> None:
-        connection = self._connection
+        connection, begin = self._connection, self._adapt_connection.take_begin()
         try:
             outcome = await_(
-                connection._execute(_run_statement, connection, operation, parameters, many)
+                connection._execute(_run_statement, connection, operation, parameters, many, begin)
             )
         except Exception as error:
             self._adapt_connection._handle_exception(error)
@@ -121,14 +124,36 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
 
 
 class OneTripConnection(AsyncAdapt_aiosqlite_connection):
-    __slots__ = ()
+    """Begins a transaction with its first statement, in that statement's trip
+    (`begin_with_next_statement`), and makes no trip to end a transaction that is not open."""
+
+    __slots__ = ("_begin_pending",)
 
     _cursor_cls = OneTripCursor
+
+    def __init__(self, dbapi: Any, connection: aiosqlite.Connection) -> None:
+        super().__init__(dbapi, connection)
+        self._begin_pending = False
+
+    def begin_with_next_statement(self) -> None:
+        """`BEGIN IMMEDIATE` runs on the thread just before the next statement, one trip for
+        both; nothing happens on the connection in between, so the write lock is taken as if
+        at once."""
+        self._begin_pending = True
+
+    def take_begin(self) -> bool:
+        begin, self._begin_pending = self._begin_pending, False
+        return begin
+
+    def commit(self) -> None:
+        if not self.take_begin():
+            super().commit()
 
     def rollback(self) -> None:
         """No trip when no transaction is open: the pool rolls back every connection it takes
         back, most of them just committed. The sqlite3 connection is idle between statements,
         so reading its state from the loop's thread is safe."""
+        self.take_begin()
         database = self._connection._connection
         if database is not None and database.in_transaction:
             super().rollback()

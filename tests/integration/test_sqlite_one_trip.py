@@ -79,7 +79,29 @@ async def test_a_connection_taken_back_after_its_commit_makes_no_trip(
 ) -> None:
     async with engine.begin() as connection:
         await connection.execute(text("INSERT INTO t (name) VALUES ('a')"))
-    assert trips == ["_run_statement", "_run_statement", "commit"]
+    assert trips == ["_run_statement", "commit"]
+
+
+async def test_a_transaction_begins_with_its_first_statement_in_one_trip(
+    engine: AsyncEngine, trips: list[str]
+) -> None:
+    async with engine.connect() as connection:
+        await connection.begin()
+        assert trips == []
+        await connection.execute(text("SELECT count(*) FROM t"))
+        assert trips == ["_run_statement"]
+        raw = (await connection.get_raw_connection()).driver_connection
+        assert raw._conn.in_transaction  # a read alone opens none: BEGIN IMMEDIATE ran
+        await connection.rollback()
+    assert not raw._conn.in_transaction
+
+
+async def test_a_transaction_with_no_statement_ends_without_a_trip(
+    engine: AsyncEngine, trips: list[str]
+) -> None:
+    async with engine.begin():
+        pass
+    assert trips == []
 
 
 async def test_a_connection_closed_in_its_transaction_is_rolled_back(

@@ -1,6 +1,7 @@
 """Which live event each message last reflects, stored on SQLite in one trip to the
 connection's thread (`sqlite_thread`): one statement in a transaction, where through
-SQLAlchemy it was three trips (BEGIN IMMEDIATE, the update, COMMIT). Every message sent
+SQLAlchemy it takes two trips (BEGIN IMMEDIATE with the update, then COMMIT) and an
+executemany bound on the loop. Every message sent
 stores its seqs, and every agent turn again at its end."""
 
 from __future__ import annotations

@@ -40,8 +40,7 @@ _s, _m = conversation_agent_sessions.name, messages.name
 _sessions_sql = values_update(
     _s,
     _SESSION_COLUMNS,
-    ", ".join(f"{name} = v.{name}" for name in _SESSION_COLUMNS[2:])
-    + f", version = {_s}.version + 1",
+    ", ".join(f"{name} = v.{name}" for name in PROGRESS_COLUMNS) + f", version = {_s}.version + 1",
     f"{_s}.id = v.id AND {_s}.version = v.version",
 )
 _replies_sql = values_update(

@@ -1,11 +1,11 @@
 """Hot SQLite writes as one function on the connection's thread: one trip per transaction.
 
-A write through SQLAlchemy is a trip to aiosqlite's thread for each statement, BEGIN
-IMMEDIATE and COMMIT included (architecture/0020), and SQLAlchemy binds every row on the
-loop. The writes that run all the time (the group writes of streaming replies, the seqs of
-announced messages) instead bind their rows on the loop with the columns' own SQLAlchemy
-bind processors, so the stored values are what the repositories write and read, and run
-their whole transaction in one function on the thread, in as few sqlite3 calls as they can.
+A write through SQLAlchemy is a trip to aiosqlite's thread for each statement and one for
+COMMIT (architecture/0020), and SQLAlchemy binds every row on the loop. The writes that run
+all the time (the group writes of streaming replies, the seqs of announced messages) instead
+bind their rows on the loop with the columns' own SQLAlchemy bind processors, so the stored
+values are what the repositories write and read, and run their whole transaction in one
+function on the thread, in as few sqlite3 calls as they can.
 
 Relies on the private names `sqlite_one_trip` does (`Connection._execute`, `_conn`).
 """

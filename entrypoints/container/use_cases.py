@@ -106,7 +106,7 @@ class UseCases(containers.DeclarativeContainer):
     follow_conversation = providers.Factory(
         FollowConversation, uow=adapters.uow.provider, live=adapters.live
     )
-    route_message = providers.Factory(
+    route_message = providers.Singleton(
         RouteMessage,
         uow=adapters.uow.provider,
         overrides=adapters.routing_overrides,
@@ -187,7 +187,7 @@ class UseCases(containers.DeclarativeContainer):
         lease=providers.Callable(_seconds, settings.provided.agent_turn_lease_s),
         busy_wait=providers.Callable(_seconds, settings.provided.agent_busy_wait_s),
     )
-    send_message = providers.Factory(
+    send_message = providers.Singleton(
         SendMessage,
         uow=adapters.uow.provider,
         clock=infrastructure.clock,

@@ -21,7 +21,9 @@ def container_of(state: State) -> Container:
 
 
 def use_case(name: str) -> Provide:
-    """A fresh instance of the named use case from the container, per request.
+    """The named use case from the container, for a request: built afresh, or the one
+    instance where the container keeps one (those every message goes through hold nothing of
+    a request's, and building `SendMessage` with its router cost 27 µs a message).
 
     It takes `principal` without using it: Litestar resolves the dependencies of one level
     concurrently, in an anyio task group with a task each, which cost about a third of a small

@@ -108,6 +108,13 @@ def test_settings_reach_the_wired_parts(database_url: str) -> None:
     )
 
 
+def test_the_use_cases_every_message_goes_through_are_built_once(database_url: str) -> None:
+    container = build_container(settings_for(database_url))
+    assert container.use_cases.send_message() is container.use_cases.send_message()
+    assert container.use_cases.route_message() is container.use_cases.route_message()
+    assert container.use_cases.send_message()._route is container.use_cases.route_message()
+
+
 def test_the_scheduler_completes_idle_agent_sessions_but_not_running_ones(
     database_url: str,
 ) -> None:

@@ -105,7 +105,8 @@ class LiveController(Controller):
 
         A refused handshake is answered with problem details and the HTTP status (401, 400,
         404) where the server supports it, otherwise closed with 4000 + that status. Close code
-        4408: the client fell behind; reconnect with `?since=` the last seq it saw.
+        4408: the client fell behind; reconnect with `?since=` the last seq it saw. 1011: the
+        server failed to send (logged).
 
         It authenticates the caller itself, to refuse the handshake that way, so it builds its
         use case itself too (the `follow` dependency is resolved after `principal`).
@@ -125,14 +126,13 @@ class LiveController(Controller):
             await stream.aclose()
             raise
         sender = asyncio.ensure_future(_send_events(socket, stream))
-        receiver = asyncio.ensure_future(_until_disconnect(socket))
-        done, pending = await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
-        for task in pending:
-            task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
-        for task in done:
-            if not task.cancelled() and task.exception() is not None:
-                log.warning("live socket ended: %r", task.exception())
+        try:
+            await _until_disconnect(socket)
+        finally:
+            sender.cancel()
+            await asyncio.gather(sender, return_exceptions=True)
+        if not sender.cancelled() and sender.exception() is not None:
+            log.warning("live socket ended: %r", sender.exception())
 
 
 def _follow_command(socket: WebSocket, state: State) -> FollowCommand:
@@ -193,13 +193,21 @@ async def _sse_messages(
 
 
 async def _send_events(socket: WebSocket, events: LiveStream) -> None:
+    """Sends until the stream ends, then closes the socket, which ends the handler's reading."""
+    code, reason = 1000, ""
     try:
         async for event in events:
             await socket.send_data(encode_event(event).decode(), mode="text")
     except SubscriberLagged:
-        await socket.close(code=WS_LAGGED, reason="fell behind; reconnect with ?since=")
+        code, reason = WS_LAGGED, "fell behind; reconnect with ?since="
+    except Exception:
+        code = 1011
+        raise
     finally:
         await events.aclose()
+        if socket.connection_state != "disconnect":
+            with contextlib.suppress(Exception):
+                await socket.close(code=code, reason=reason)
 
 
 async def _until_disconnect(socket: WebSocket) -> None:

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import json
+from typing import Any
+from uuid import UUID
 
 import aiohttp
 import pytest
 
+from application.live import EventType, LiveEvent
 from entrypoints.auth import issue_token
+from entrypoints.http import live as live_module
 from tests.api.conftest import SECRET, bearer
-from tests.e2e.conftest import LiveServer, SseReader
+from tests.e2e.conftest import LiveServer, SseReader, running_server
 
 
 async def test_sse_streams_the_turn_with_ids_heartbeats_and_proxy_headers(
@@ -94,3 +99,77 @@ async def test_websocket_and_sse_clients_see_the_same_numbered_events(
             over_ws.append(await ws.receive_json())
     await ws.close()
     assert over_ws == over_sse
+
+
+async def notices(server: LiveServer, conversation_id: str, count: int) -> None:
+    """Published in one go: the in-process bus numbers and queues them without yielding."""
+    live = server.container.adapters.live()
+    for number in range(count):
+        await live.publish(
+            LiveEvent(
+                type=EventType.NOTICE,
+                conversation_id=UUID(conversation_id),
+                message_id=None,
+                data={"text": f"notice {number}"},
+            )
+        )
+
+
+async def open_socket(server: LiveServer, conversation_id: str) -> aiohttp.ClientWebSocketResponse:
+    token = issue_token(SECRET, "alice", "acme")
+    url = f"{server.api}/conversations/{conversation_id}/ws?access_token={token}"
+    socket = await server.http.ws_connect(url.replace("http", "ws", 1))
+    await asyncio.sleep(0.2)  # the server has subscribed it
+    return socket
+
+
+async def frames_until_closed(socket: aiohttp.ClientWebSocketResponse) -> list[dict[str, Any]]:
+    received = []
+    async with asyncio.timeout(10):
+        async for message in socket:
+            received.append(json.loads(message.data))
+    return received
+
+
+async def test_a_socket_that_falls_behind_is_closed_with_4408_and_can_catch_up(
+    database_url: str,
+) -> None:
+    async with running_server(database_url, CONVO_SUBSCRIBER_QUEUE_EVENTS="2") as server:
+        conversation_id = await server.conversation()
+        socket = await open_socket(server, conversation_id)
+
+        await notices(server, conversation_id, 5)
+
+        received = await frames_until_closed(socket)
+        assert socket.close_code == 4408
+        assert [frame["seq"] for frame in received] == [1]
+        token = issue_token(SECRET, "alice", "acme")
+        since = f"?access_token={token}&since={received[-1]['seq']}"
+        url = f"{server.api}/conversations/{conversation_id}/ws{since}"
+        caught_up = await server.http.ws_connect(url.replace("http", "ws", 1))
+        async with asyncio.timeout(10):
+            rest = [await caught_up.receive_json() for _ in range(4)]
+        await caught_up.close()
+        assert [frame["seq"] for frame in rest] == [2, 3, 4, 5]
+
+
+async def test_a_socket_whose_sending_fails_is_closed_with_1011_and_others_go_on(
+    live_server: LiveServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    conversation_id = await live_server.conversation()
+    socket = await open_socket(live_server, conversation_id)
+
+    def failing(event: LiveEvent) -> bytes:
+        raise RuntimeError("cannot encode")
+
+    monkeypatch.setattr(live_module, "encode_event", failing)
+    await notices(live_server, conversation_id, 1)
+    assert await frames_until_closed(socket) == []
+    assert socket.close_code == 1011
+
+    monkeypatch.undo()
+    again = await open_socket(live_server, conversation_id)
+    await notices(live_server, conversation_id, 1)
+    async with asyncio.timeout(10):
+        assert (await again.receive_json())["data"] == {"text": "notice 0"}
+    await again.close()

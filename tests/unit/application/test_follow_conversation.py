@@ -115,3 +115,15 @@ async def test_a_subscription_is_released_when_the_client_goes(world: World) -> 
     stream = await world.follow().execute(FollowCommand(ALICE.owner, conversation.id))
     await stream.aclose()
     assert world.live._channels[conversation.id].subscribers == set()
+
+
+async def test_a_stream_read_and_closed_twice_releases_its_subscription_once(world: World) -> None:
+    conversation = await world.conversation()
+    stream = await world.follow().execute(FollowCommand(ALICE.owner, conversation.id))
+    events = aiter(stream)
+    await world.send_message().execute(SendMessageCommand(ALICE, conversation.id, "hi"))
+    assert (await anext(events)).type == "message.created"
+
+    await events.aclose()  # the client went: the iteration ends the subscription…
+    await stream.aclose()  # …and the handler's own close finds nothing left to do
+    assert world.live._channels[conversation.id].subscribers == set()

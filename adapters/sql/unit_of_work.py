@@ -1,9 +1,11 @@
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from types import TracebackType
 from typing import Self
 
 from sqlalchemy import exc
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from adapters.sql.agent_sessions import SqlAgentSessionRepository
@@ -73,7 +75,19 @@ class SqlUnitOfWork(UnitOfWork):
                 await connection.rollback()
         finally:
             await connection.close()
+        if _write_lock_not_free(exc):
+            raise StorageBusy("the database's write lock did not come free in time") from exc
 
     async def commit(self) -> None:
         assert self._connection is not None, "commit outside the unit of work"
         await self._connection.commit()
+
+
+def _write_lock_not_free(error: BaseException | None) -> bool:
+    """SQLite's `database is locked`: the busy timeout ran out while other writers held the
+    lock, so nothing of the transaction was done. Overload, as when the pool has no connection."""
+    return (
+        isinstance(error, OperationalError)
+        and isinstance(error.orig, sqlite3.OperationalError)
+        and str(error.orig).startswith("database is locked")
+    )

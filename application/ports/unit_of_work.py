@@ -10,13 +10,15 @@ from application.ports.routing_overrides import RoutingOverrideRepository
 
 
 class StorageBusy(Exception):
-    """No database connection came free in time: the process has more work than its pool
-    serves. Nothing was done; the caller may try again shortly."""
+    """No database connection, or (SQLite) no turn at its write lock, came free in time: the
+    process has more work than the database serves. Nothing was done; the caller may try
+    again shortly."""
 
 
 class UnitOfWork(Protocol):
     """One short database transaction. Rolls back on exit unless `commit()` was awaited.
-    Entering raises StorageBusy when no connection comes free in time."""
+    Entering raises StorageBusy when no connection comes free in time; leaving raises it in
+    place of the error of a transaction that waited too long for the database's write lock."""
 
     conversations: ConversationRepository
     messages: MessageRepository

@@ -138,9 +138,9 @@ def on_application(_: Request, error: ApplicationError) -> Response[Problem]:
     return problem(409, str(error))
 
 
-def on_storage_busy(request: Request, _: StorageBusy) -> Response[Problem]:
+def on_storage_busy(request: Request, error: StorageBusy) -> Response[Problem]:
     """Overload is not a fault of the request: 503, and when to try again."""
-    log.warning("no database connection in time for %s %s", request.method, request.url.path)
+    log.warning("%s for %s %s", error, request.method, request.url.path)
     return problem(
         503, "the service is busy; try again shortly", headers={"Retry-After": RETRY_AFTER_S}
     )

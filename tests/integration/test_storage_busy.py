@@ -3,15 +3,23 @@ service answers 503), on both backends."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 from uuid import uuid4
 
 import pytest
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from adapters.sql.engine import create_engine
 from adapters.sql.unit_of_work import SqlUnitOfWork
 from application.ports.unit_of_work import StorageBusy
+from domain.conversations import Conversation, Owner
 from tests.conftest import BACKENDS, empty_database
+
+NOW = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -29,3 +37,31 @@ async def test_a_unit_of_work_with_no_connection_free_in_time_is_storage_busy(
             assert await uow.conversations.get(uuid4()) is None
     finally:
         await engine.dispose()
+
+
+async def test_a_transaction_that_waits_too_long_for_sqlites_write_lock_is_storage_busy(
+    sqlite_url: str,
+) -> None:
+    """Another writer holds the lock past the busy timeout (0 here): nothing was done."""
+    holder, impatient = create_engine(sqlite_url), create_engine(sqlite_url)
+
+    @event.listens_for(impatient.sync_engine, "connect")
+    def _no_waiting(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA busy_timeout=0")
+        cursor.close()
+
+    conversation = Conversation.start(uuid4(), Owner("alice", "acme"), "held", NOW)
+    try:
+        async with SqlUnitOfWork(holder) as holding:
+            await holding.conversations.add(conversation)
+            with pytest.raises(StorageBusy, match="write lock"):
+                async with SqlUnitOfWork(impatient) as uow:
+                    await uow.conversations.add(replace(conversation, id=uuid4()))
+                    await uow.commit()
+            await holding.commit()
+        async with SqlUnitOfWork(impatient) as uow:  # served again once the lock is free
+            assert await uow.conversations.get(conversation.id) == conversation
+    finally:
+        await holder.dispose()
+        await impatient.dispose()

@@ -5,7 +5,6 @@ from types import TracebackType
 from typing import Self
 
 from sqlalchemy import exc
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from adapters.sql.agent_sessions import SqlAgentSessionRepository
@@ -87,7 +86,7 @@ def _write_lock_not_free(error: BaseException | None) -> bool:
     """SQLite's `database is locked`: the busy timeout ran out while other writers held the
     lock, so nothing of the transaction was done. Overload, as when the pool has no connection."""
     return (
-        isinstance(error, OperationalError)
+        isinstance(error, exc.OperationalError)
         and isinstance(error.orig, sqlite3.OperationalError)
         and str(error.orig).startswith("database is locked")
     )

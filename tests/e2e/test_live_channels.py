@@ -14,7 +14,7 @@ from application.live import EventType, LiveEvent
 from entrypoints.auth import issue_token
 from entrypoints.http import live as live_module
 from tests.api.conftest import SECRET, bearer
-from tests.e2e.conftest import LiveServer, SseReader, running_server
+from tests.e2e.conftest import LiveServer, LiveSocket, SseReader, running_server
 
 
 async def test_sse_streams_the_turn_with_ids_heartbeats_and_proxy_headers(
@@ -116,11 +116,9 @@ async def notices(server: LiveServer, conversation_id: str, count: int) -> None:
 
 
 async def open_socket(server: LiveServer, conversation_id: str) -> aiohttp.ClientWebSocketResponse:
-    token = issue_token(SECRET, "alice", "acme")
-    url = f"{server.api}/conversations/{conversation_id}/ws?access_token={token}"
-    socket = await server.http.ws_connect(url.replace("http", "ws", 1))
+    socket = await LiveSocket.open(server, conversation_id)
     await asyncio.sleep(0.2)  # the server has subscribed it
-    return socket
+    return socket.ws
 
 
 async def frames_until_closed(socket: aiohttp.ClientWebSocketResponse) -> list[dict[str, Any]]:
@@ -143,12 +141,9 @@ async def test_a_socket_that_falls_behind_is_closed_with_4408_and_can_catch_up(
         received = await frames_until_closed(socket)
         assert socket.close_code == 4408
         assert [frame["seq"] for frame in received] == [1]
-        token = issue_token(SECRET, "alice", "acme")
-        since = f"?access_token={token}&since={received[-1]['seq']}"
-        url = f"{server.api}/conversations/{conversation_id}/ws{since}"
-        caught_up = await server.http.ws_connect(url.replace("http", "ws", 1))
+        caught_up = await LiveSocket.open(server, conversation_id, since=received[-1]["seq"])
         async with asyncio.timeout(10):
-            rest = [await caught_up.receive_json() for _ in range(4)]
+            rest = [await caught_up.ws.receive_json() for _ in range(4)]
         await caught_up.close()
         assert [frame["seq"] for frame in rest] == [2, 3, 4, 5]
 

@@ -7,7 +7,7 @@ from sqlalchemy import event, exc, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from adapters.sql.sqlite_one_trip import one_trip_dbapi
+from adapters.sql.sqlite_one_trip import BUSY_TIMEOUT_S, one_trip_dbapi
 
 
 def create_engine(url: str, pool_size: int = 10, echo: bool = False) -> AsyncEngine:
@@ -74,7 +74,7 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
         for pragma in (
             "PRAGMA journal_mode=WAL",
             "PRAGMA synchronous=NORMAL",
-            "PRAGMA busy_timeout=10000",
+            f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}",
             "PRAGMA foreign_keys=ON",
         ):
             cursor.execute(pragma)

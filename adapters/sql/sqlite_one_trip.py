@@ -17,6 +17,7 @@ which `module=` hands our DBAPI to (a documented parameter of `create_engine`).
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections import deque
 from collections.abc import Sequence
 from typing import Any, NamedTuple
@@ -29,6 +30,59 @@ from sqlalchemy.dialects.sqlite.aiosqlite import (
 )
 from sqlalchemy.util.concurrency import await_
 
+BUSY_TIMEOUT_S = 10.0
+"""How long a write transaction waits for SQLite's write lock, in this process or another."""
+
+
+class WriterLock:
+    """SQLite's write lock, taken in this process before SQLite is asked for it.
+
+    SQLite lets one write transaction at a time in; every other connection asking
+    (`BEGIN IMMEDIATE`) waits on its thread in SQLite's busy handler, which polls, sleeping 1,
+    2, 5, 10, 25, 50 then 100 ms between tries: a lock given up just after a waiter went to
+    sleep stays unused until it wakes, and which waiter gets it is luck (a writer can miss
+    its turn for the whole busy timeout). Here a connection's thread takes this lock before
+    `BEGIN IMMEDIATE` and gives it back right after its `COMMIT` or `ROLLBACK`, still on the
+    thread: a thread waiting for it sleeps in the operating system and is woken at once, the
+    event loop not involved. SQLite's own wait remains for other processes.
+    """
+
+    def __init__(self, timeout_s: float = BUSY_TIMEOUT_S) -> None:
+        self._lock = threading.Lock()
+        self._timeout_s = timeout_s
+
+    def acquire(self) -> None:
+        """On a connection's thread."""
+        if not self._lock.acquire(timeout=self._timeout_s):
+            raise sqlite3.OperationalError("database is locked")
+
+    def release(self) -> None:
+        self._lock.release()
+
+
+class Writing:
+    """Whether one connection holds its engine's `WriterLock`; set and cleared on its thread,
+    read on the loop only once the thread is idle."""
+
+    __slots__ = ("held", "lock")
+
+    def __init__(self, lock: WriterLock) -> None:
+        self.lock = lock
+        self.held = False
+
+    def take(self) -> None:
+        self.lock.acquire()
+        self.held = True
+
+    def give_back(self) -> None:
+        if self.held:
+            self.held = False
+            self.lock.release()
+
+    def give_back_unless_in(self, database: sqlite3.Connection | None) -> None:
+        if database is None or not database.in_transaction:
+            self.give_back()
+
 
 class _Outcome(NamedTuple):
     description: Any
@@ -38,12 +92,21 @@ class _Outcome(NamedTuple):
 
 
 def _run_statement(
-    connection: aiosqlite.Connection, operation: str, parameters: Any, many: bool, begin: bool
+    connection: aiosqlite.Connection,
+    operation: str,
+    parameters: Any,
+    many: bool,
+    writing: Writing | None,
 ) -> _Outcome:
     """On the connection's thread: the statement and everything SQLAlchemy reads of it, after
-    `BEGIN IMMEDIATE` when it is its transaction's first."""
-    if begin:
-        connection._conn.execute("BEGIN IMMEDIATE")
+    the writer lock and `BEGIN IMMEDIATE` when it is its transaction's first."""
+    if writing is not None:
+        writing.take()
+        try:
+            connection._conn.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            writing.give_back()
+            raise
     cursor = connection._conn.cursor()
     try:
         if many:
@@ -100,13 +163,17 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
         self._run(operation, seq_of_parameters, many=True)
 
     def _run(self, operation: Any, parameters: Any, many: bool) -> None:
-        connection, begin = self._connection, self._adapt_connection.take_begin()
+        adapted: OneTripConnection = self._adapt_connection  # type: ignore[assignment]
+        connection = self._connection
+        writing = adapted.writing if adapted.take_begin() else None
         try:
             outcome = await_(
-                connection._execute(_run_statement, connection, operation, parameters, many, begin)
+                connection._execute(
+                    _run_statement, connection, operation, parameters, many, writing
+                )
             )
         except Exception as error:
-            self._adapt_connection._handle_exception(error)
+            adapted._handle_exception(error)
         self._description, self._rowcount, self._lastrowid, rows = outcome
         self._rows = deque(rows)
 
@@ -125,15 +192,18 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
 
 class OneTripConnection(AsyncAdapt_aiosqlite_connection):
     """Begins a transaction with its first statement, in that statement's trip
-    (`begin_with_next_statement`), and makes no trip to end a transaction that is not open."""
+    (`begin_with_next_statement`), after taking the engine's `WriterLock` on the thread, ends
+    it and gives the lock back in one trip, and makes no trip to end a transaction that is not
+    open."""
 
-    __slots__ = ("_begin_pending",)
+    __slots__ = ("_begin_pending", "writing")
 
     _cursor_cls = OneTripCursor
 
-    def __init__(self, dbapi: Any, connection: aiosqlite.Connection) -> None:
+    def __init__(self, dbapi: Any, connection: aiosqlite.Connection, lock: WriterLock) -> None:
         super().__init__(dbapi, connection)
         self._begin_pending = False
+        self.writing = Writing(lock)
 
     def begin_with_next_statement(self) -> None:
         """`BEGIN IMMEDIATE` runs on the thread just before the next statement, one trip for
@@ -146,8 +216,9 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
         return begin
 
     def commit(self) -> None:
-        if not self.take_begin():
-            super().commit()
+        if self.take_begin():
+            return
+        self._end_on_thread(_commit)
 
     def rollback(self) -> None:
         """No trip when no transaction is open: the pool rolls back every connection it takes
@@ -156,15 +227,56 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
         self.take_begin()
         database = self._connection._connection
         if database is not None and database.in_transaction:
-            super().rollback()
+            self._end_on_thread(_rollback)
+        else:
+            self.writing.give_back()
+
+    def _end_on_thread(self, end: Any) -> None:
+        try:
+            await_(self._connection._execute(end, self._connection._conn, self.writing))
+        except Exception as error:
+            self._handle_exception(error)
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self.writing.give_back()
+
+    def terminate(self) -> None:
+        """SQLAlchemy's end for a connection it invalidated or the collector found unreturned."""
+        try:
+            super().terminate()
+        finally:
+            self.writing.give_back()
+
+
+def _commit(database: sqlite3.Connection, writing: Writing) -> None:
+    """On the thread: the lock goes to the next writer the moment the transaction ends."""
+    try:
+        database.commit()
+    finally:
+        writing.give_back_unless_in(database)
+
+
+def _rollback(database: sqlite3.Connection, writing: Writing) -> None:
+    try:
+        database.rollback()
+    finally:
+        writing.give_back_unless_in(database)
 
 
 class OneTripDBAPI(AsyncAdapt_aiosqlite_dbapi):
-    """aiosqlite as SQLAlchemy adapts it, its connections making `OneTripCursor`s."""
+    """aiosqlite as SQLAlchemy adapts it, its connections making `OneTripCursor`s and sharing
+    one `WriterLock` (an engine's)."""
+
+    def __init__(self, aiosqlite: Any, sqlite: Any) -> None:
+        super().__init__(aiosqlite, sqlite)
+        self.writer_lock = WriterLock()
 
     def connect(self, *arg: Any, **kw: Any) -> OneTripConnection:
         adapted = super().connect(*arg, **kw)
-        return OneTripConnection(self, adapted._connection)
+        return OneTripConnection(self, adapted._connection, self.writer_lock)
 
 
 def one_trip_dbapi() -> OneTripDBAPI:

@@ -22,6 +22,7 @@ from sqlalchemy import Table
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from adapters.sql.sqlite_one_trip import OneTripConnection, Writing
 from adapters.sql.unit_of_work import checkout
 
 T = TypeVar("T")
@@ -87,26 +88,35 @@ def update_rows(
 
 
 async def in_one_trip(engine: AsyncEngine, write: Callable[..., T], *args: Any) -> T:
-    """`write(database, *args)` in a transaction of its own (BEGIN IMMEDIATE … COMMIT, rolled
-    back if it raises) on a pooled connection's thread, in one trip."""
+    """`write(database, *args)` in a transaction of its own (the writer lock, BEGIN IMMEDIATE …
+    COMMIT, rolled back if it raises, the lock given back) on a pooled connection's thread, in
+    one trip."""
     connection = await checkout(engine)
     try:
-        raw = (await connection.get_raw_connection()).driver_connection
-        return await raw._execute(_in_transaction, raw, write, args)
+        pooled = await connection.get_raw_connection()
+        adapted: OneTripConnection = pooled.dbapi_connection  # type: ignore[assignment]
+        raw = pooled.driver_connection
+        return await raw._execute(_in_transaction, raw, adapted.writing, write, args)
     finally:
         await connection.close()
 
 
 def _in_transaction(
-    connection: aiosqlite.Connection, write: Callable[..., T], args: tuple[Any, ...]
+    connection: aiosqlite.Connection,
+    writing: Writing,
+    write: Callable[..., T],
+    args: tuple[Any, ...],
 ) -> T:
     database: sqlite3.Connection = connection._conn
-    database.execute("BEGIN IMMEDIATE")
+    writing.take()
     try:
+        database.execute("BEGIN IMMEDIATE")
         result = write(database, *args)
         database.execute("COMMIT")
     except BaseException:
         if database.in_transaction:
             database.execute("ROLLBACK")
         raise
+    finally:
+        writing.give_back_unless_in(database)
     return result

@@ -79,7 +79,7 @@ async def test_a_connection_taken_back_after_its_commit_makes_no_trip(
 ) -> None:
     async with engine.begin() as connection:
         await connection.execute(text("INSERT INTO t (name) VALUES ('a')"))
-    assert trips == ["_run_statement", "commit"]
+    assert trips == ["_run_statement", "_commit"]
 
 
 async def test_a_transaction_begins_with_its_first_statement_in_one_trip(
@@ -111,7 +111,7 @@ async def test_a_connection_closed_in_its_transaction_is_rolled_back(
     await connection.begin()
     await connection.execute(text("INSERT INTO t (name) VALUES ('a')"))
     await connection.close()
-    assert trips.count("rollback") == 1
+    assert trips.count("_rollback") == 1
     async with engine.connect() as connection:
         count = await connection.execute(text("SELECT count(*) FROM t"))
         assert count.scalar_one() == 0

@@ -19,7 +19,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 import aiosqlite
@@ -231,7 +231,7 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
         else:
             self.writing.give_back()
 
-    def _end_on_thread(self, end: Any) -> None:
+    def _end_on_thread(self, end: Callable[[sqlite3.Connection, Writing], None]) -> None:
         try:
             await_(self._connection._execute(end, self._connection._conn, self.writing))
         except Exception as error:

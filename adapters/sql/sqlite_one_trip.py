@@ -84,6 +84,17 @@ class Writing:
             self.give_back()
 
 
+def begin_writing(database: sqlite3.Connection, writing: Writing) -> None:
+    """On the connection's thread: the writer lock, then `BEGIN IMMEDIATE`; the lock is given
+    back if the BEGIN fails."""
+    writing.take()
+    try:
+        database.execute("BEGIN IMMEDIATE")
+    except BaseException:
+        writing.give_back()
+        raise
+
+
 class _Outcome(NamedTuple):
     description: Any
     rowcount: int
@@ -101,12 +112,7 @@ def _run_statement(
     """On the connection's thread: the statement and everything SQLAlchemy reads of it, after
     the writer lock and `BEGIN IMMEDIATE` when it is its transaction's first."""
     if writing is not None:
-        writing.take()
-        try:
-            connection._conn.execute("BEGIN IMMEDIATE")
-        except BaseException:
-            writing.give_back()
-            raise
+        begin_writing(connection._conn, writing)
     cursor = connection._conn.cursor()
     try:
         if many:

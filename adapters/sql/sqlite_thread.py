@@ -22,7 +22,7 @@ from sqlalchemy import Table
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from adapters.sql.sqlite_one_trip import OneTripConnection, Writing
+from adapters.sql.sqlite_one_trip import OneTripConnection, Writing, begin_writing
 from adapters.sql.unit_of_work import checkout
 
 T = TypeVar("T")
@@ -108,9 +108,8 @@ def _in_transaction(
     args: tuple[Any, ...],
 ) -> T:
     database: sqlite3.Connection = connection._conn
-    writing.take()
+    begin_writing(database, writing)
     try:
-        database.execute("BEGIN IMMEDIATE")
         result = write(database, *args)
         database.execute("COMMIT")
     except BaseException:

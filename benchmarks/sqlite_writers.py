@@ -21,11 +21,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from live_agent.report import triple
 from sqlalchemy import text
 
 from adapters.sql.engine import create_engine
 from adapters.sql.sqlite_one_trip import WriterLock
 from adapters.sql.unit_of_work import SqlUnitOfWork
+
+QUANTILES = (0.5, 0.95, 0.99)
 
 
 @contextmanager
@@ -64,10 +67,6 @@ async def run(path: Path, transactions: int, rate: float) -> tuple[list[float], 
     return sorted(latencies), wall, cpu
 
 
-def percentile(ordered: list[float], fraction: float) -> float:
-    return ordered[round(fraction * (len(ordered) - 1))] * 1000
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--transactions", type=int, default=2000)
@@ -84,7 +83,7 @@ def main() -> None:
                 else:
                     with without_writer_lock():
                         ordered, wall, cpu = asyncio.run(run(path, args.transactions, args.rate))
-                p50, p95, p99 = (percentile(ordered, at) for at in (0.5, 0.95, 0.99))
+                p50, p95, p99 = (latency * 1000 for latency in triple(ordered, QUANTILES))
                 print(
                     f"{arm:>8} the writer lock   p50 {p50:7.1f}   p95 {p95:7.1f}   p99 {p99:7.1f}"
                     f"   max {ordered[-1] * 1000:7.1f}   wall {wall:5.2f} s   CPU {cpu:5.2f} s"

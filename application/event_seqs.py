@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Mapping
 from uuid import UUID
 
 from application.futures import resolve
 from application.ports.event_seq_store import EventSeqStore
-from application.ports.unit_of_work import UnitOfWorkFactory
+from application.ports.unit_of_work import StorageBusy, UnitOfWorkFactory
+
+log = logging.getLogger(__name__)
 
 _Done = asyncio.Future[None]
+
+BUSY_RETRY_S = 0.05
+"""The pause before trying again a write that found the database busy."""
 
 
 class EventSeqs:
@@ -21,34 +27,47 @@ class EventSeqs:
     write is under way, the write starts at once; asked while one is, the seqs join the next
     write, which starts when it ends. At low load nothing waits longer; under a burst of turns
     a single write stores the seqs of all of them instead of one each.
+
+    A write that finds the database too busy (StorageBusy) releases its waiters all the same
+    and its seqs go with the next write, tried again shortly: the messages they number are
+    stored already, and failing the request that stored one would have its client send it
+    again. Any other failure fails the write's waiters.
     """
 
-    def __init__(self, store: EventSeqStore) -> None:
+    def __init__(self, store: EventSeqStore, busy_retry_s: float = BUSY_RETRY_S) -> None:
         self._store = store
+        self._busy_retry_s = busy_retry_s
         self._next: dict[UUID, int] = {}
         self._next_done: _Done | None = None
         self._task: asyncio.Task[None] | None = None
 
     async def store(self, seqs: Mapping[UUID, int]) -> None:
-        """Store the seqs (never lowering one) and return once they are."""
+        """Store the seqs (never lowering one) and return once they are, or are kept for the
+        next write because the database was too busy."""
         await self.request(seqs)
 
     def request(self, seqs: Mapping[UUID, int]) -> asyncio.Future[None]:
-        """Have the seqs stored by the next write; the future resolves once they are, or with
-        the write's error. Shielded, so that a caller giving up does not cancel the others."""
+        """Have the seqs stored by the next write; the future resolves once they are (or are
+        kept for the write after, the database being too busy), or with the write's error.
+        Shielded, so that a caller giving up does not cancel the others."""
         loop = asyncio.get_running_loop()
         if not seqs:
             done = loop.create_future()
             done.set_result(None)
             return done
+        next_done = self._join_next(seqs)
+        if self._task is None:
+            self._task = loop.create_task(self._run())
+        return asyncio.shield(next_done)
+
+    def _join_next(self, seqs: Mapping[UUID, int]) -> _Done:
+        """Add the seqs to the next write (never lowering one); its future."""
         for message_id, seq in seqs.items():
             if seq > self._next.get(message_id, 0):
                 self._next[message_id] = seq
         if self._next_done is None:
-            self._next_done = loop.create_future()
-        if self._task is None:
-            self._task = loop.create_task(self._run())
-        return asyncio.shield(self._next_done)
+            self._next_done = asyncio.get_running_loop().create_future()
+        return self._next_done
 
     async def _run(self) -> None:
         try:
@@ -58,6 +77,11 @@ class EventSeqs:
                 assert done is not None
                 try:
                     await self._store.record(seqs)
+                except StorageBusy as error:
+                    log.warning("%d messages' seqs wait for the next write: %s", len(seqs), error)
+                    self._join_next(seqs)
+                    resolve(done)
+                    await asyncio.sleep(self._busy_retry_s)
                 except Exception as error:
                     resolve(done, error)
                 else:

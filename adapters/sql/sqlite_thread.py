@@ -23,7 +23,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.sql.sqlite_one_trip import OneTripConnection, Writing, begin_writing
-from adapters.sql.unit_of_work import checkout
+from adapters.sql.unit_of_work import WRITE_LOCK_NOT_FREE, checkout, write_lock_not_free
+from application.ports.unit_of_work import StorageBusy
 
 T = TypeVar("T")
 Row = tuple[Any, ...]
@@ -90,13 +91,19 @@ def update_rows(
 async def in_one_trip(engine: AsyncEngine, write: Callable[..., T], *args: Any) -> T:
     """`write(database, *args)` in a transaction of its own (the writer lock, BEGIN IMMEDIATE …
     COMMIT, rolled back if it raises, the lock given back) on a pooled connection's thread, in
-    one trip."""
+    one trip. StorageBusy, as from a unit of work, when no connection or no turn at the write
+    lock comes free in time."""
     connection = await checkout(engine)
     try:
         pooled = await connection.get_raw_connection()
         adapted: OneTripConnection = pooled.dbapi_connection  # type: ignore[assignment]
         raw = pooled.driver_connection
-        return await raw._execute(_in_transaction, raw, adapted.writing, write, args)
+        try:
+            return await raw._execute(_in_transaction, raw, adapted.writing, write, args)
+        except sqlite3.OperationalError as error:
+            if write_lock_not_free(error):
+                raise StorageBusy(WRITE_LOCK_NOT_FREE) from error
+            raise
     finally:
         await connection.close()
 

@@ -35,6 +35,9 @@ async def autocommit(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
         await connection.close()
 
 
+WRITE_LOCK_NOT_FREE = "the database's write lock did not come free in time"
+
+
 class SqlUnitOfWork(UnitOfWork):
     """One transaction on one pooled connection; rolled back on exit unless committed."""
 
@@ -74,19 +77,20 @@ class SqlUnitOfWork(UnitOfWork):
                 await connection.rollback()
         finally:
             await connection.close()
-        if _write_lock_not_free(exc):
-            raise StorageBusy("the database's write lock did not come free in time") from exc
+        if write_lock_not_free(exc):
+            raise StorageBusy(WRITE_LOCK_NOT_FREE) from exc
 
     async def commit(self) -> None:
         assert self._connection is not None, "commit outside the unit of work"
         await self._connection.commit()
 
 
-def _write_lock_not_free(error: BaseException | None) -> bool:
-    """SQLite's `database is locked`: the busy timeout ran out while other writers held the
-    lock, so nothing of the transaction was done. Overload, as when the pool has no connection."""
-    return (
-        isinstance(error, exc.OperationalError)
-        and isinstance(error.orig, sqlite3.OperationalError)
-        and str(error.orig).startswith("database is locked")
+def write_lock_not_free(error: BaseException | None) -> bool:
+    """SQLite's `database is locked` (as raised, or wrapped by SQLAlchemy): the busy timeout
+    ran out while other writers held the lock, so nothing of the transaction was done.
+    Overload, as when the pool has no connection."""
+    if isinstance(error, exc.DBAPIError):
+        error = error.orig
+    return isinstance(error, sqlite3.OperationalError) and str(error).startswith(
+        "database is locked"
     )

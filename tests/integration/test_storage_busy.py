@@ -1,8 +1,10 @@
 """A unit of work that gets no database connection in time says so as StorageBusy (the
-service answers 503), on both backends."""
+service answers 503), on both backends; on SQLite so do a unit of work and a one-trip write
+that wait too long for the write lock."""
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,9 +13,10 @@ from uuid import uuid4
 
 import pytest
 from sqlalchemy import event
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from adapters.sql.engine import create_engine
+from adapters.sql.sqlite_thread import in_one_trip
 from adapters.sql.unit_of_work import SqlUnitOfWork
 from application.ports.unit_of_work import StorageBusy
 from domain.conversations import Conversation, Owner
@@ -43,14 +46,7 @@ async def test_a_transaction_that_waits_too_long_for_sqlites_write_lock_is_stora
     sqlite_url: str,
 ) -> None:
     """Another writer holds the lock past the busy timeout (0 here): nothing was done."""
-    holder, impatient = create_engine(sqlite_url), create_engine(sqlite_url)
-
-    @event.listens_for(impatient.sync_engine, "connect")
-    def _no_waiting(dbapi_connection: Any, _record: Any) -> None:
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA busy_timeout=0")
-        cursor.close()
-
+    holder, impatient = create_engine(sqlite_url), _impatient_engine(sqlite_url)
     conversation = Conversation.start(uuid4(), Owner("alice", "acme"), "held", NOW)
     try:
         async with SqlUnitOfWork(holder) as holding:
@@ -65,3 +61,38 @@ async def test_a_transaction_that_waits_too_long_for_sqlites_write_lock_is_stora
     finally:
         await holder.dispose()
         await impatient.dispose()
+
+
+async def test_a_one_trip_write_that_waits_too_long_for_sqlites_write_lock_is_storage_busy(
+    sqlite_url: str,
+) -> None:
+    holder, impatient = create_engine(sqlite_url), _impatient_engine(sqlite_url)
+
+    def rename(database: sqlite3.Connection, title: str) -> int:
+        return database.execute("UPDATE conversations SET title = ?", (title,)).rowcount
+
+    conversation = Conversation.start(uuid4(), Owner("alice", "acme"), "held", NOW)
+    try:
+        async with SqlUnitOfWork(holder) as holding:
+            await holding.conversations.add(conversation)
+            with pytest.raises(StorageBusy, match="write lock"):
+                await in_one_trip(impatient, rename, "never")
+            await holding.commit()
+        assert await in_one_trip(impatient, rename, "renamed") == 1  # served once it is free
+    finally:
+        await holder.dispose()
+        await impatient.dispose()
+
+
+def _impatient_engine(url: str) -> AsyncEngine:
+    """An engine of its own (its own writer lock, as another process has) whose connections
+    do not wait for SQLite's write lock at all."""
+    engine = create_engine(url)
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _no_waiting(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA busy_timeout=0")
+        cursor.close()
+
+    return engine

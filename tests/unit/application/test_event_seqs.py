@@ -6,6 +6,7 @@ import pytest
 
 from application.event_seqs import EventSeqs
 from application.ports.event_seq_store import EventSeqStore
+from application.ports.unit_of_work import StorageBusy
 
 A, B, C = UUID(int=1), UUID(int=2), UUID(int=3)
 
@@ -74,3 +75,20 @@ async def test_nothing_to_store_is_done_at_once() -> None:
     done = EventSeqs(store).request({})
     assert done.done()
     assert store.batches == []
+
+
+async def test_a_write_finding_the_database_busy_releases_its_waiters_and_goes_with_the_next() -> (
+    None
+):
+    """The messages are stored already: their requests must not fail, and their seqs must
+    still be stored."""
+    store = GatedStore()
+    seqs = EventSeqs(store, busy_retry_s=0)
+    store.gate.clear()
+    store.failure = StorageBusy("the database's write lock did not come free in time")
+    first = seqs.request({A: 1, B: 4})
+    await asyncio.sleep(0)
+    later = seqs.request({B: 2, C: 3})
+    store.gate.set()
+    await asyncio.wait_for(asyncio.gather(first, later), 1)
+    assert store.batches == [{A: 1, B: 4, C: 3}]

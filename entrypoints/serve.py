@@ -12,6 +12,7 @@ import sys
 import uvicorn
 
 from entrypoints import event_loop, workers
+from entrypoints.allocator import cap_malloc_arenas
 from entrypoints.auth import issue_token
 from entrypoints.collector import tune_collector
 from entrypoints.container import build_container
@@ -50,6 +51,7 @@ def serve(settings: Settings, host: str, port: int, worker_count: int = 1) -> in
     # that was in place before it: make that a clean exit rather than death by signal.
     signal.signal(signal.SIGTERM, _exit_cleanly)
     tune_collector(settings.gc_tuning)
+    cap_malloc_arenas(settings.malloc_arenas)
     try:
         if worker_count > 1:
             _serve_workers(settings, listener, base_url, worker_count)

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import Meta
 
+from entrypoints.allocator import ARENAS
 from entrypoints.collector import GcTuning
 
 PREFIX = "CONVO_"
@@ -377,6 +378,17 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
             "(700, 10, 10)."
         ),
     ] = "server"
+    malloc_arenas: Annotated[
+        int,
+        _doc(
+            "Malloc arenas the threads of `convo serve` share (glibc): `1`, about a third less "
+            "memory per active session at 100 agent streams on SQLite at the same CPU "
+            "(docs/performance.md), or `0` for glibc's default of up to 8 per core. "
+            "`MALLOC_ARENA_MAX`, where set, wins.",
+            ge=0,
+            le=64,
+        ),
+    ] = ARENAS
     agent_service_url: Annotated[
         str | None,
         _doc(

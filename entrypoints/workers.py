@@ -17,6 +17,7 @@ import uvicorn
 from litestar import Litestar
 from uvicorn.supervisors import Multiprocess
 
+from entrypoints.allocator import cap_malloc_arenas
 from entrypoints.collector import tune_collector
 from entrypoints.container import build_container
 from entrypoints.http.app import create_app
@@ -71,5 +72,6 @@ def worker_app() -> Litestar:
     settings = load_settings()
     configure_logging(settings.log_level)
     tune_collector(settings.gc_tuning)
+    cap_malloc_arenas(settings.malloc_arenas)
     assert settings.jwt_secret is not None, "refusal() lets no worker start without a secret"
     return create_app(build_container(settings), settings.jwt_secret.reveal())

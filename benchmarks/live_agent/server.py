@@ -8,7 +8,8 @@ convo's app is built exactly as `convo serve` builds it (settings from the `CONV
 environment, which must set `CONVO_JWT_SECRET` and `CONVO_AGENT_SERVICE_URL`; the schema is
 upgraded first); uvicorn runs it with the same options as `convo serve` (uvloop by default,
 `websockets-sansio`, permessage-deflate offered; `--gc` sets the garbage collector's
-thresholds for both apps, as CONVO_GC_TUNING does for `convo serve`). The relay reads its
+thresholds for both apps, as CONVO_GC_TUNING does for `convo serve`; convo's malloc arenas
+are capped as CONVO_MALLOC_ARENAS says, as `convo serve` caps them). The relay reads its
 upstream from `BENCH_UPSTREAM`. Prints `serving on http://127.0.0.1:PORT` once accepting
 connections. `--workers N` (convo on uvicorn) serves it as `convo serve --workers N` does,
 from the same environment (which must then set `CONVO_REDIS_URL` and a PostgreSQL database);
@@ -171,6 +172,11 @@ def main() -> None:
         serve_convo_workers(args.workers, args.port, args.loop)
         return
     tune_collector(args.gc)
+    if args.app == "convo":
+        from entrypoints.allocator import cap_malloc_arenas
+        from entrypoints.settings import load_settings
+
+        cap_malloc_arenas(load_settings().malloc_arenas)
     with contextlib.suppress(KeyboardInterrupt):
         run(main_async(args), args.loop)
 

@@ -19,7 +19,7 @@ class FlushPolicy:
     events were published since the last write. The last bound keeps what a crash can leave
     unwritten below the numbering margin of a restart (RESTART_MARGIN)."""
 
-    interval_s: float = 0.1
+    interval_s: float = 0.25
     max_chars: int = 4096
     max_events: int = 200
 

@@ -303,7 +303,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     reply_flush_interval_ms: Annotated[
         int,
         _doc("A streaming reply is written at most this often (milliseconds)…", ge=1, le=60_000),
-    ] = 100
+    ] = 250
     reply_flush_chars: Annotated[
         int, _doc("…or as soon as this many characters wait to be written…", ge=1)
     ] = 4096

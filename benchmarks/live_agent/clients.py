@@ -183,10 +183,11 @@ class Conversation:
     async def stored_reply(self) -> str | None:
         """The reply as stored. Asked again once if the pooled connection it went out on was
         closed by the server as idle in that instant (its keep-alive timeout, 5 s, is about a
-        stream's length)."""
+        stream's length): seen as a disconnection, or as a reset when the close crossed the
+        request."""
         try:
             messages = await self._messages()
-        except aiohttp.ServerDisconnectedError:
+        except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError):
             messages = await self._messages()
         return next((m["content"] for m in messages if m["id"] == self.reply_id), None)
 

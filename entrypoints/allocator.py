@@ -12,8 +12,9 @@ ARENAS = 1
 """glibc gives each new thread an arena of its own, up to 8 per core, and an arena keeps the
 memory it grew to. SQLite's connection threads (one per pooled connection on SQLite) and the
 resolver's allocate little, but each arena held some hundred kilobytes: at 100 agent streams
-on SQLite, 131-137 KiB per active session with glibc's default, 96-115 with two arenas and
-80-86 with one, at the same CPU (docs/performance.md, "Malloc arenas")."""
+on SQLite, 115-137 KiB per active session with glibc's default, 96-115 with two arenas and
+73-86 with one, at the same CPU (architecture/0021; docs/performance.md, "Afternoon
+session")."""
 
 
 def cap_malloc_arenas(arenas: int) -> bool:

@@ -43,7 +43,16 @@ _GET_WITH_EVENT_FLOOR = select(conversations, _EVENT_FLOOR).where(
     conversations.c.id == bindparam("b_id")
 )
 _LABELLED = [column.label(f"conversations_{column.key}") for column in conversations.c]
-_GET_STATE = with_live_session(select(*_LABELLED, _EVENT_FLOOR), conversations).where(
+_NO_MESSAGE = -1
+_NEWEST_SEQ = (
+    select(func.coalesce(func.max(messages.c.event_seq), _NO_MESSAGE))
+    .where(messages.c.conversation_id == conversations.c.id)
+    .scalar_subquery()
+    .label("newest_seq")
+)
+"""The event floor and whether any message is stored, in the floor's own subquery: a stored
+message's seq is never below 0, so only a conversation without messages reads -1."""
+_GET_STATE = with_live_session(select(*_LABELLED, _NEWEST_SEQ), conversations).where(
     conversations.c.id == bindparam("b_id")
 )
 _ADD = insert(conversations).values(
@@ -83,8 +92,12 @@ class SqlConversationRepository(ConversationRepository):
         row = result.first()
         if row is None:
             return None
+        newest = int(row.newest_seq)
         return ConversationState(
-            _labelled_conversation(row), int(row.event_floor), live_session_in(row)
+            _labelled_conversation(row),
+            max(newest, 0),
+            live_session_in(row),
+            has_messages=newest != _NO_MESSAGE,
         )
 
     async def list_for(

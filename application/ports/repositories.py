@@ -17,11 +17,13 @@ class DuplicateIdempotencyKey(Exception):
 @dataclass(frozen=True, slots=True)
 class ConversationState:
     """A conversation as a new message meets it: the newest seq its stored messages reflect
-    (0 for none) and its live agent session with that session's latest question, if any."""
+    (0 for none), its live agent session with that session's latest question, if any, and
+    whether it holds any message at all (a first message has no history to read)."""
 
     conversation: Conversation
     event_floor: int
     live_session: AgentSession | None
+    has_messages: bool
 
 
 class ConversationRepository(Protocol):

@@ -183,7 +183,9 @@ class SendMessage:
                 turn = StartTurnCommand(
                     command.principal, conversation.id, message.id, reply.id, decision.content
                 )
-                claimed = await self._start.claim(uow, conversation, session, turn, reply)
+                claimed = await self._start.claim(
+                    uow, conversation, session, turn, reply, state.has_messages
+                )
             await uow.commit()
         answer_to = _waiting_question(session, now) if by_agent else None
         return _Stored(message, reply, state.event_floor, answer_to, decision, claimed)

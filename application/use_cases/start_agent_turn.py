@@ -99,10 +99,14 @@ class StartAgentTurn:
         session: AgentSession | None,
         command: StartTurnCommand,
         reply: Message | None,
+        earlier_messages: bool = True,
     ) -> ClaimedTurn:
         """Start and claim the turn in the caller's transaction, on the conversation and its
-        live session (None: open one) as read there. Domain errors say why no turn can start;
-        a raced session surfaces as LiveSessionExists or StaleAgentSession."""
+        live session (None: open one) as read there. Without `earlier_messages` (the
+        conversation held none before this exchange, as read in the same transaction) the
+        history is known to be empty and is not read: on SQLite a statement less while the
+        write lock is held. Domain errors say why no turn can start; a raced session surfaces
+        as LiveSessionExists or StaleAgentSession."""
         now = self._clock.now()
         opened = session is None
         if session is None:
@@ -116,7 +120,11 @@ class StartAgentTurn:
             await uow.agent_sessions.add(session)
         else:
             await uow.agent_sessions.save(session)
-        history = await self._history.read(uow, conversation.id, command.message_id)
+        history = (
+            await self._history.read(uow, conversation.id, command.message_id)
+            if earlier_messages
+            else StoredHistory((), {})
+        )
         return ClaimedTurn(conversation, session, opened, reply, history)
 
     async def send(self, command: StartTurnCommand, claimed: ClaimedTurn) -> AgentTurn:

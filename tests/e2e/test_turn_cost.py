@@ -106,3 +106,6 @@ async def test_an_agent_turn_costs_five_transactions_then_four(
     # run as one function on the connection's thread, counted above as transactions only.
     budget = 8 if database_url.startswith("postgresql") else 6
     assert second["statements"] <= budget, second
+    # The conversation's first message reads its owner's overrides (then cached) but no
+    # history, there being none, nor token counts to remember: a statement under the budget.
+    assert first["statements"] <= budget - 1, first

@@ -63,7 +63,8 @@ class FakeConversationRepository(ConversationRepository):
             return None
         live = (s for s in self._t.delegation.sessions.values() if s.is_live)
         session = next((s for s in live if s.conversation_id == conversation_id), None)
-        return ConversationState(*found, copy.deepcopy(session))
+        has_messages = any(m.conversation_id == conversation_id for m in self._t.messages.values())
+        return ConversationState(*found, copy.deepcopy(session), has_messages)
 
     async def list_for(
         self, owner: Owner, limit: int, before: UUID | None

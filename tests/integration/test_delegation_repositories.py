@@ -103,11 +103,11 @@ async def state_of(uow: UnitOfWorkFactory, n: int = 1) -> ConversationState | No
         return await tx.conversations.get_state(UUID(int=n))
 
 
-async def test_a_conversations_state_holds_its_seq_floor_and_live_session(
+async def test_a_conversations_state_holds_its_seq_floor_live_session_and_whether_it_has_messages(
     uow: UnitOfWorkFactory,
 ) -> None:
     mine, theirs = await conversation(uow), await conversation(uow, 2)
-    assert await state_of(uow) == ConversationState(mine, 0, None)
+    assert await state_of(uow) == ConversationState(mine, 0, None, has_messages=False)
     first = await stored_session(uow, 100)
     await stored_session(uow, 200, conversation_n=2)
     first.ask(PendingQuestion("q1", "Which?", at(1), at(301), ("a", "b")), at(1))
@@ -118,18 +118,23 @@ async def test_a_conversations_state_holds_its_seq_floor_and_live_session(
         await tx.messages.record_event_seqs({message.id: 7})
         await tx.commit()
     waiting = await state_of(uow)
-    assert waiting == ConversationState(mine, 7, first)
+    assert waiting == ConversationState(mine, 7, first, has_messages=True)
     assert waiting.live_session is not None and waiting.live_session.question == first.question
 
     first.abandon(at(2))
     async with uow() as tx:
         await tx.agent_sessions.save(first)
         await tx.commit()
-    assert await state_of(uow) == ConversationState(mine, 7, None)
+    assert await state_of(uow) == ConversationState(mine, 7, None, has_messages=True)
     second = await stored_session(uow, 101)
-    assert await state_of(uow) == ConversationState(mine, 7, second)
+    assert await state_of(uow) == ConversationState(mine, 7, second, has_messages=True)
     other = await state_of(uow, 2)
-    assert other is not None and other.conversation == theirs
+    assert other is not None and other.conversation == theirs and not other.has_messages
+    async with uow() as tx:  # stored, its seq not yet: the floor stays 0
+        await tx.messages.add(Message.from_user(UUID(int=901), theirs.id, "hi", T0))
+        await tx.commit()
+    other = await state_of(uow, 2)
+    assert other is not None and other.event_floor == 0 and other.has_messages
     assert other.live_session is not None and other.live_session.id == UUID(int=200)
     assert await state_of(uow, 99) is None
 

@@ -417,11 +417,31 @@ async def test_a_message_nothing_waits_before_starts_its_turn_as_it_is_stored(
     assert world.gateway.requests == []  # sent by the job, outside the storing transaction
     claimed = queued_job(world).claimed
     assert claimed is not None
-    assert [m.id for m in claimed.history.messages] == [accepted.message.id]
+    assert claimed.history.messages == ()  # the conversation's first: nothing to read
     await world.background.run_all()
     assert world.gateway.requests[0].input == "search the docs for vpn"
-    assert claimed.history.messages == ()  # not kept with the job for the whole turn
+    assert world.gateway.requests[0].chat_history == ()
     assert (await world.stored_message(accepted.reply_id)).status is MessageStatus.COMPLETE
+
+
+async def test_a_later_message_starting_its_turn_as_it_is_stored_reads_the_history(
+    world: World,
+) -> None:
+    world.gateway = ScriptedAgentGateway(SEARCH, SEARCH)
+    first = await send(world, "/agent search the docs for vpn")
+    await world.background.run_all()
+    second = await send_to(world, first.message.conversation_id, "/agent and for wifi")
+
+    claimed = queued_job(world).claimed
+    assert claimed is not None
+    assert [m.id for m in claimed.history.messages] == [
+        first.message.id,
+        first.reply_id,
+        second.message.id,
+    ]
+    await world.background.run_all()
+    assert claimed.history.messages == ()  # not kept with the job for the whole turn
+    assert [t.role for t in world.gateway.requests[1].chat_history] == [Role.USER, Role.ASSISTANT]
 
 
 async def test_an_agent_message_behind_a_direct_reply_sees_that_reply(world: World) -> None:

@@ -7,7 +7,7 @@ from sqlalchemy import BigInteger, Uuid, bindparam, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from adapters.sql.unit_of_work import autocommit
+from adapters.sql.connections import autocommit
 from application.ports.event_seq_store import EventSeqStore
 
 _RAISE = text(

@@ -21,6 +21,7 @@ from sqlalchemy.sql.elements import TextClause
 
 from adapters.sql.errors import is_unique_violation
 from adapters.sql.rows import execute_rows
+from adapters.sql.sqlite_exchange import add_exchange_in_one_trip
 from adapters.sql.tables import conversations, messages
 from application.ports.repositories import DuplicateIdempotencyKey, MessageRepository
 from domain.conversations import Conversation
@@ -125,18 +126,14 @@ _ADDED_COLUMNS = (
     "agent",
 )
 _ADD = insert(messages).values({name: bindparam(f"b_{name}") for name in _ADDED_COLUMNS})
-_TOUCH = (
-    update(conversations)
-    .where(conversations.c.id == bindparam("b_touched_id"))
-    .values(updated_at=bindparam("b_updated_at"))
-)
 
 
 def _exchange_statement(rows: int) -> TextClause:
     """PostgreSQL: `rows` messages stored and their conversation's activity written in one
-    statement (the conversation's update as a data-modifying CTE), one round trip where
-    SQLite takes two. Text, because SQLAlchemy compiles a multi-row INSERT construct again
-    at every execution; only the tables' own names are spliced in."""
+    statement (the conversation's update as a data-modifying CTE), one round trip; SQLite,
+    which has no such CTEs, runs its two statements in one trip (`sqlite_exchange`). Text,
+    because SQLAlchemy compiles a multi-row INSERT construct again at every execution; only
+    the tables' own names are spliced in."""
     values = ", ".join(
         "(" + ", ".join(f":b_{name}_{n}" for name in _ADDED_COLUMNS) + ")" for n in range(rows)
     )
@@ -179,14 +176,20 @@ class SqlMessageRepository(MessageRepository):
         reply: Message,
         idempotency_key: str | None = None,
     ) -> None:
-        touched = {"b_touched_id": conversation.id, "b_updated_at": conversation.updated_at}
         rows = [_added(message, idempotency_key), _added(reply, None)]
-        if self._connection.dialect.name == "postgresql":
-            numbered = {f"{k}_{n}": v for n, row in enumerate(rows) for k, v in row.items()}
-            await self._add(_ADD_EXCHANGE, numbered | touched, idempotency_key)
+        if self._connection.dialect.name == "sqlite":
+            await add_exchange_in_one_trip(
+                self._connection,
+                _ADDED_COLUMNS,
+                rows,
+                conversation.id,
+                conversation.updated_at,
+                idempotency_key,
+            )
             return
-        await self._add(_ADD, rows, idempotency_key)
-        await self._connection.execute(_TOUCH, touched)
+        touched = {"b_touched_id": conversation.id, "b_updated_at": conversation.updated_at}
+        numbered = {f"{k}_{n}": v for n, row in enumerate(rows) for k, v in row.items()}
+        await self._add(_ADD_EXCHANGE, numbered | touched, idempotency_key)
 
     async def _add(
         self,

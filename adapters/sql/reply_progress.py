@@ -11,8 +11,8 @@ from sqlalchemy import BigInteger, DateTime, Integer, String, Text, Uuid, bindpa
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from adapters.sql.connections import autocommit
 from adapters.sql.messages import agent_to_json
-from adapters.sql.unit_of_work import autocommit
 from application.ports.reply_progress import ReplyProgress
 from domain.agent_sessions import AgentSession
 from domain.messages import Message

@@ -20,10 +20,10 @@ from typing import Any, TypeVar
 import aiosqlite
 from sqlalchemy import Table
 from sqlalchemy.engine import Dialect
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from adapters.sql.connections import WRITE_LOCK_NOT_FREE, checkout, write_lock_not_free
 from adapters.sql.sqlite_one_trip import OneTripConnection, Writing, begin_writing
-from adapters.sql.unit_of_work import WRITE_LOCK_NOT_FREE, checkout, write_lock_not_free
 from application.ports.unit_of_work import StorageBusy
 
 T = TypeVar("T")
@@ -106,6 +106,32 @@ async def in_one_trip(engine: AsyncEngine, write: Callable[..., T], *args: Any) 
             raise
     finally:
         await connection.close()
+
+
+async def in_this_transaction(
+    connection: AsyncConnection, write: Callable[..., T], *args: Any
+) -> T:
+    """`write(database, *args)` in the transaction open on `connection`, in one trip to its
+    thread; when it is the transaction's first statement, the writer lock and `BEGIN
+    IMMEDIATE` go with it, as they go with a first statement through SQLAlchemy. The
+    transaction stays open for its unit of work to commit or roll back."""
+    pooled = await connection.get_raw_connection()
+    adapted: OneTripConnection = pooled.dbapi_connection  # type: ignore[assignment]
+    raw = pooled.driver_connection
+    writing = adapted.writing if adapted.take_begin() else None
+    return await raw._execute(_in_open_transaction, raw, writing, write, args)
+
+
+def _in_open_transaction(
+    connection: aiosqlite.Connection,
+    writing: Writing | None,
+    write: Callable[..., T],
+    args: tuple[Any, ...],
+) -> T:
+    database: sqlite3.Connection = connection._conn
+    if writing is not None:
+        begin_writing(database, writing)
+    return write(database, *args)
 
 
 def _in_transaction(

@@ -1,41 +1,16 @@
-import sqlite3
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from types import TracebackType
 from typing import Self
 
-from sqlalchemy import exc
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from adapters.sql.agent_sessions import SqlAgentSessionRepository
+from adapters.sql.connections import WRITE_LOCK_NOT_FREE, checkout, write_lock_not_free
 from adapters.sql.conversations import SqlConversationRepository
 from adapters.sql.dead_letters import SqlDeadLetterRepository
 from adapters.sql.history import SqlHistoryRepository
 from adapters.sql.messages import SqlMessageRepository
 from adapters.sql.routing_overrides import SqlRoutingOverrideRepository
 from application.ports.unit_of_work import StorageBusy, UnitOfWork
-
-
-async def checkout(engine: AsyncEngine) -> AsyncConnection:
-    """A pooled connection; StorageBusy when none comes free in the pool's timeout."""
-    try:
-        return await engine.connect()
-    except exc.TimeoutError as error:
-        raise StorageBusy("no database connection came free in time") from error
-
-
-@asynccontextmanager
-async def autocommit(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
-    """A pooled connection in autocommit, for a write that is one statement: no BEGIN and
-    COMMIT round trips around it, and the statement is atomic on its own."""
-    connection = await checkout(engine)
-    try:
-        yield await connection.execution_options(isolation_level="AUTOCOMMIT")
-    finally:
-        await connection.close()
-
-
-WRITE_LOCK_NOT_FREE = "the database's write lock did not come free in time"
 
 
 class SqlUnitOfWork(UnitOfWork):
@@ -83,14 +58,3 @@ class SqlUnitOfWork(UnitOfWork):
     async def commit(self) -> None:
         assert self._connection is not None, "commit outside the unit of work"
         await self._connection.commit()
-
-
-def write_lock_not_free(error: BaseException | None) -> bool:
-    """SQLite's `database is locked` (as raised, or wrapped by SQLAlchemy): the busy timeout
-    ran out while other writers held the lock, so nothing of the transaction was done.
-    Overload, as when the pool has no connection."""
-    if isinstance(error, exc.DBAPIError):
-        error = error.orig
-    return isinstance(error, sqlite3.OperationalError) and str(error).startswith(
-        "database is locked"
-    )

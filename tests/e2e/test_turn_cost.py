@@ -102,9 +102,10 @@ async def test_an_agent_turn_costs_five_transactions_then_four(
     assert second["transactions"] == 4, second
     # PostgreSQL: the message and the turn's start in 5 statements (the message with its
     # conversation's activity in one), then the seqs, the reply's end and the end's seqs, one
-    # statement each. SQLite: the start in 6 (the activity apart); its seqs and group writes
-    # run as one function on the connection's thread, counted above as transactions only.
-    budget = 8 if database_url.startswith("postgresql") else 6
+    # statement each. SQLite: the start in 4, the message with its reply and activity being
+    # one function on the connection's thread, as its seqs and group writes are (counted
+    # above as transactions only).
+    budget = 8 if database_url.startswith("postgresql") else 4
     assert second["statements"] <= budget, second
     # The conversation's first message reads its owner's overrides (then cached) but no
     # history, there being none, nor token counts to remember: a statement under the budget.

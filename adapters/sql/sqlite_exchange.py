@@ -20,6 +20,7 @@ from uuid import UUID
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from adapters.sql.errors import is_unique_violation
 from adapters.sql.sqlite_thread import Processors, Row, bound, in_this_transaction, processors
 from adapters.sql.tables import conversations, messages
 from application.ports.repositories import DuplicateIdempotencyKey
@@ -45,7 +46,7 @@ async def add_exchange_in_one_trip(
     try:
         await in_this_transaction(connection, _write, _insert_sql(columns), values, touch)
     except sqlite3.IntegrityError as error:
-        if idempotency_key is not None and error.sqlite_errorname == "SQLITE_CONSTRAINT_UNIQUE":
+        if idempotency_key is not None and is_unique_violation(error):
             raise DuplicateIdempotencyKey(idempotency_key) from error
         raise
 

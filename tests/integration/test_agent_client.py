@@ -377,7 +377,7 @@ async def test_cuts_on_every_resumed_stream_still_deliver_every_event_once(
     ref = await reference()
     await ref.arm(cut_after=10)
     await ref.arm(cut_after=15, routes=["stream"], count=5)
-    h = harness(ref)
+    h = harness(ref, heartbeat_interval_s=2.0)  # as below: the stream calls are counted
     events = await h.run(LONG)
     assert_complete_run(events, 101)
     assert len(h.transport.calls("GET", "/stream")) == 6
@@ -447,7 +447,8 @@ async def test_when_resuming_keeps_failing_polling_yields_the_uncut_transcript(
     reference, harness
 ) -> None:  # type: ignore[no-untyped-def]
     ref = await reference()
-    h = harness(ref)
+    # The stream calls are counted: no idle resume (after 0.3 s with QUICK) on a busy machine.
+    h = harness(ref, heartbeat_interval_s=2.0)
     uncut = await h.run(LONG)
     await ref.arm(cut_after=10)
     await ref.arm(status=503, retry_after="0", routes=["stream"], count=3)

@@ -1,8 +1,10 @@
 from collections.abc import Sequence
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy import Row, bindparam, func, insert, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.elements import Label
 
 from adapters.sql.agent_sessions import live_session_in, with_live_session
 from adapters.sql.tables import conversations, messages
@@ -33,23 +35,25 @@ def _labelled_conversation(row: Row) -> Conversation:
 
 # Built once: every request of a conversation reads it (ownership) and most also write it.
 _GET = select(conversations).where(conversations.c.id == bindparam("b_id"))
-_EVENT_FLOOR = (
-    select(func.coalesce(func.max(messages.c.event_seq), 0))
-    .where(messages.c.conversation_id == conversations.c.id)
-    .scalar_subquery()
-    .label("event_floor")
-)
+
+
+def _newest_seq(when_none: int, label: str) -> Label[Any]:
+    """The newest seq a conversation's stored messages reflect, `when_none` without any."""
+    return (
+        select(func.coalesce(func.max(messages.c.event_seq), when_none))
+        .where(messages.c.conversation_id == conversations.c.id)
+        .scalar_subquery()
+        .label(label)
+    )
+
+
+_EVENT_FLOOR = _newest_seq(0, "event_floor")
 _GET_WITH_EVENT_FLOOR = select(conversations, _EVENT_FLOOR).where(
     conversations.c.id == bindparam("b_id")
 )
 _LABELLED = [column.label(f"conversations_{column.key}") for column in conversations.c]
 _NO_MESSAGE = -1
-_NEWEST_SEQ = (
-    select(func.coalesce(func.max(messages.c.event_seq), _NO_MESSAGE))
-    .where(messages.c.conversation_id == conversations.c.id)
-    .scalar_subquery()
-    .label("newest_seq")
-)
+_NEWEST_SEQ = _newest_seq(_NO_MESSAGE, "newest_seq")
 """The event floor and whether any message is stored, in the floor's own subquery: a stored
 message's seq is never below 0, so only a conversation without messages reads -1."""
 _GET_STATE = with_live_session(select(*_LABELLED, _NEWEST_SEQ), conversations).where(

@@ -95,9 +95,7 @@ async def in_one_trip(engine: AsyncEngine, write: Callable[..., T], *args: Any) 
     lock comes free in time."""
     connection = await checkout(engine)
     try:
-        pooled = await connection.get_raw_connection()
-        adapted: OneTripConnection = pooled.dbapi_connection  # type: ignore[assignment]
-        raw = pooled.driver_connection
+        adapted, raw = await _adapted(connection)
         try:
             return await raw._execute(_in_transaction, raw, adapted.writing, write, args)
         except sqlite3.OperationalError as error:
@@ -115,11 +113,18 @@ async def in_this_transaction(
     thread; when it is the transaction's first statement, the writer lock and `BEGIN
     IMMEDIATE` go with it, as they go with a first statement through SQLAlchemy. The
     transaction stays open for its unit of work to commit or roll back."""
-    pooled = await connection.get_raw_connection()
-    adapted: OneTripConnection = pooled.dbapi_connection  # type: ignore[assignment]
-    raw = pooled.driver_connection
+    adapted, raw = await _adapted(connection)
     writing = adapted.writing if adapted.take_begin() else None
     return await raw._execute(_in_open_transaction, raw, writing, write, args)
+
+
+async def _adapted(
+    connection: AsyncConnection,
+) -> tuple[OneTripConnection, aiosqlite.Connection]:
+    """The connection's one-trip DBAPI connection and the aiosqlite connection under it."""
+    pooled = await connection.get_raw_connection()
+    adapted: OneTripConnection = pooled.dbapi_connection  # type: ignore[assignment]
+    return adapted, pooled.driver_connection
 
 
 def _in_open_transaction(

@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.sql.errors import is_unique_violation
+from adapters.sql.sqlite_session_insert import add_session_with_next_trip
 from adapters.sql.tables import agent_pending_questions, conversation_agent_sessions
 from application.ports.agent_sessions import (
     AgentSessionRepository,
@@ -195,6 +196,9 @@ class SqlAgentSessionRepository(AgentSessionRepository):
             "created_at": session.created_at,
             "version": session.version,
         }
+        if self._connection.dialect.name == "sqlite" and session.question is None:
+            await add_session_with_next_trip(self._connection, _ADDED_COLUMNS, values)
+            return
         try:
             await self._connection.execute(_ADD, {f"b_{k}": v for k, v in values.items()})
         except IntegrityError as error:

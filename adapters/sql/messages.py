@@ -21,7 +21,7 @@ from sqlalchemy.sql.elements import TextClause
 
 from adapters.sql.errors import is_unique_violation
 from adapters.sql.rows import execute_rows
-from adapters.sql.sqlite_exchange import add_exchange_in_one_trip
+from adapters.sql.sqlite_exchange import add_exchange_with_next_trip
 from adapters.sql.tables import conversations, messages
 from application.ports.repositories import DuplicateIdempotencyKey, MessageRepository
 from domain.conversations import Conversation
@@ -178,7 +178,7 @@ class SqlMessageRepository(MessageRepository):
     ) -> None:
         rows = [_added(message, idempotency_key), _added(reply, None)]
         if self._connection.dialect.name == "sqlite":
-            await add_exchange_in_one_trip(
+            await add_exchange_with_next_trip(
                 self._connection,
                 _ADDED_COLUMNS,
                 rows,

@@ -20,6 +20,7 @@ import sqlite3
 import threading
 from collections import deque
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any, NamedTuple
 
 import aiosqlite
@@ -102,17 +103,29 @@ class _Outcome(NamedTuple):
     rows: Sequence[Any]
 
 
+Deferred = list[tuple[Callable[..., None], tuple[Any, ...]]]
+"""Writes waiting for their transaction's next trip: `write(database, *args)` each, in order."""
+
+
+def run_deferred(database: sqlite3.Connection, deferred: Deferred) -> None:
+    for write, args in deferred:
+        write(database, *args)
+
+
 def _run_statement(
     connection: aiosqlite.Connection,
     operation: str,
     parameters: Any,
     many: bool,
     writing: Writing | None,
+    deferred: Deferred,
 ) -> _Outcome:
     """On the connection's thread: the statement and everything SQLAlchemy reads of it, after
-    the writer lock and `BEGIN IMMEDIATE` when it is its transaction's first."""
+    the writer lock and `BEGIN IMMEDIATE` when it is its transaction's first, and after the
+    writes deferred to this trip."""
     if writing is not None:
         begin_writing(connection._conn, writing)
+    run_deferred(connection._conn, deferred)
     cursor = connection._conn.cursor()
     try:
         if many:
@@ -172,10 +185,11 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
         adapted: OneTripConnection = self._adapt_connection  # type: ignore[assignment]
         connection = self._connection
         writing = adapted.writing if adapted.take_begin() else None
+        deferred = adapted.take_deferred()
         try:
             outcome = await_(
                 connection._execute(
-                    _run_statement, connection, operation, parameters, many, writing
+                    _run_statement, connection, operation, parameters, many, writing, deferred
                 )
             )
         except Exception as error:
@@ -200,15 +214,17 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
     """Begins a transaction with its first statement, in that statement's trip
     (`begin_with_next_statement`), after taking the engine's `WriterLock` on the thread, ends
     it and gives the lock back in one trip, and makes no trip to end a transaction that is not
-    open."""
+    open. Writes deferred to the next trip (`defer`) go with the next statement or the
+    COMMIT, whichever comes first, and are dropped by a rollback."""
 
-    __slots__ = ("_begin_pending", "writing")
+    __slots__ = ("_begin_pending", "_deferred", "writing")
 
     _cursor_cls = OneTripCursor
 
     def __init__(self, dbapi: Any, connection: aiosqlite.Connection, lock: WriterLock) -> None:
         super().__init__(dbapi, connection)
         self._begin_pending = False
+        self._deferred: Deferred = []
         self.writing = Writing(lock)
 
     def begin_with_next_statement(self) -> None:
@@ -221,16 +237,30 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
         begin, self._begin_pending = self._begin_pending, False
         return begin
 
+    def defer(self, write: Callable[..., None], args: tuple[Any, ...]) -> None:
+        """Run `write(database, *args)` on the thread in the transaction's next trip, before
+        its statement or its COMMIT; what it raises is raised there."""
+        self._deferred.append((write, args))
+
+    def take_deferred(self) -> Deferred:
+        deferred, self._deferred = self._deferred, []
+        return deferred
+
     def commit(self) -> None:
-        if self.take_begin():
-            return
-        self._end_on_thread(_commit)
+        deferred = self.take_deferred()
+        begin = self.take_begin()
+        if deferred:
+            writing = self.writing if begin else None
+            self._end_on_thread(partial(_commit_deferred, deferred, writing))
+        elif not begin:
+            self._end_on_thread(_commit)
 
     def rollback(self) -> None:
         """No trip when no transaction is open: the pool rolls back every connection it takes
         back, most of them just committed. The sqlite3 connection is idle between statements,
         so reading its state from the loop's thread is safe."""
         self.take_begin()
+        self._deferred.clear()
         database = self._connection._connection
         if database is not None and database.in_transaction:
             self._end_on_thread(_rollback)
@@ -261,6 +291,25 @@ def _commit(database: sqlite3.Connection, writing: Writing) -> None:
     """On the thread: the lock goes to the next writer the moment the transaction ends."""
     try:
         database.commit()
+    finally:
+        writing.give_back_unless_in(database)
+
+
+def _commit_deferred(
+    deferred: Deferred, begin: Writing | None, database: sqlite3.Connection, writing: Writing
+) -> None:
+    """On the thread: the deferred writes and the COMMIT, after the writer lock and `BEGIN
+    IMMEDIATE` when nothing began the transaction yet (`begin`); rolled back if a write
+    fails, so that the lock goes to the next writer at once."""
+    if begin is not None:
+        begin_writing(database, begin)
+    try:
+        run_deferred(database, deferred)
+        database.commit()
+    except BaseException:
+        if database.in_transaction:
+            database.rollback()
+        raise
     finally:
         writing.give_back_unless_in(database)
 

@@ -5,7 +5,9 @@ COMMIT (architecture/0020), and SQLAlchemy binds every row on the loop. The writ
 all the time (the group writes of streaming replies, the seqs of announced messages) instead
 bind their rows on the loop with the columns' own SQLAlchemy bind processors, so the stored
 values are what the repositories write and read, and run their whole transaction in one
-function on the thread, in as few sqlite3 calls as they can.
+function on the thread, in as few sqlite3 calls as they can. Writes inside a unit of work
+whose answer nothing waits for (a message's exchange, a new session) go with the
+transaction's next trip instead of one of their own (`with_next_trip`).
 
 Relies on the private names `sqlite_one_trip` does (`Connection._execute`, `_conn`).
 """
@@ -42,6 +44,13 @@ pads), six sizes of each."""
 def processors(table: Table, names: Sequence[str], dialect: Dialect) -> Processors:
     """Each named column's SQLAlchemy bind processor for `dialect` (None: stored as given)."""
     return [table.c[name].type.bind_processor(dialect) for name in names]
+
+
+@lru_cache(maxsize=8)
+def insert_sql(table: str, columns: tuple[str, ...]) -> str:
+    """An INSERT of one row of `columns` into `table`, every value a parameter."""
+    marks = ", ".join("?" * len(columns))
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"  # noqa: S608
 
 
 def bound(values: Row, processors: Processors) -> Row:
@@ -106,16 +115,16 @@ async def in_one_trip(engine: AsyncEngine, write: Callable[..., T], *args: Any) 
         await connection.close()
 
 
-async def in_this_transaction(
-    connection: AsyncConnection, write: Callable[..., T], *args: Any
-) -> T:
-    """`write(database, *args)` in the transaction open on `connection`, in one trip to its
-    thread; when it is the transaction's first statement, the writer lock and `BEGIN
-    IMMEDIATE` go with it, as they go with a first statement through SQLAlchemy. The
-    transaction stays open for its unit of work to commit or roll back."""
-    adapted, raw = await _adapted(connection)
-    writing = adapted.writing if adapted.take_begin() else None
-    return await raw._execute(_in_open_transaction, raw, writing, write, args)
+async def with_next_trip(
+    connection: AsyncConnection, write: Callable[..., None], *args: Any
+) -> None:
+    """`write(database, *args)` in the transaction open on `connection`, on its thread, in the
+    transaction's next trip there: before its next statement, or with its COMMIT (after the
+    writer lock and `BEGIN IMMEDIATE` if nothing began it yet). Writes that need no answer
+    thus cost no trip of their own while the write lock is held; what `write` raises is
+    raised by that statement or by the commit, and a rollback drops it."""
+    adapted, _ = await _adapted(connection)
+    adapted.defer(write, args)
 
 
 async def _adapted(
@@ -125,18 +134,6 @@ async def _adapted(
     pooled = await connection.get_raw_connection()
     adapted: OneTripConnection = pooled.dbapi_connection  # type: ignore[assignment]
     return adapted, pooled.driver_connection
-
-
-def _in_open_transaction(
-    connection: aiosqlite.Connection,
-    writing: Writing | None,
-    write: Callable[..., T],
-    args: tuple[Any, ...],
-) -> T:
-    database: sqlite3.Connection = connection._conn
-    if writing is not None:
-        begin_writing(database, writing)
-    return write(database, *args)
 
 
 def _in_transaction(

@@ -4,30 +4,28 @@ These may happen in a process whose live bus has never seen the conversation (af
 in the scheduler), so each raises the conversation's numbering to the stored floor first.
 """
 
-import asyncio
 from collections.abc import Mapping
 from uuid import UUID
 
-from application.event_seqs import EventSeqs, SeqsInTransaction
+from application.event_seqs import SeqsInTransaction
 from application.live import LiveEvent, message_created, message_finished
 from application.ports.live_events import LiveEvents
 from application.ports.unit_of_work import UnitOfWorkFactory
 from domain.messages import Message
 
 
-async def announce_new(
-    live: LiveEvents, event_seqs: EventSeqs, floor: int, *messages: Message
-) -> asyncio.Future[None]:
+async def announce_new(live: LiveEvents, floor: int, *messages: Message) -> dict[UUID, int]:
     """Publish newly stored messages as `message.created`, numbered above `floor` (the seq the
-    stored conversation already reflects). Returns the storing of which events they reflect,
-    under way: await it (work that need not wait for it may start first)."""
+    stored conversation already reflects). Returns the seq of each message's event, for
+    `EventSeqs.store`: start the work that need not wait for that write first (a task started
+    after it runs after the write's first steps)."""
     seqs = {}
     if messages:
         await live.ensure_seq_at_least(messages[0].conversation_id, floor)
     for message in messages:
         event = await live.publish(message_created(message))
         seqs[message.id] = event.seq
-    return event_seqs.request(seqs)
+    return seqs
 
 
 async def remember_seqs(uow: UnitOfWorkFactory, seqs: Mapping[UUID, int]) -> None:

@@ -1,3 +1,4 @@
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -138,12 +139,11 @@ class SendMessage:
         if isinstance(stored, MessageAccepted):
             return stored
         try:
-            seqs_stored = await announce_new(
-                self._live, self._event_seqs, stored.floor, stored.message, stored.reply
-            )
+            seqs = await announce_new(self._live, stored.floor, stored.message, stored.reply)
         finally:
             slot.fill(self._job(command, stored))  # a stored reply is produced (or failed)
-        await seqs_stored
+        await _after_started_work()
+        await self._event_seqs.store(seqs)
         return MessageAccepted(stored.message, stored.reply.id, stored.decision.route)
 
     async def _store_claiming(
@@ -234,6 +234,13 @@ class SendMessage:
         assert reply is not None, "a user message is stored with its reply"
         route = Route.AGENT if reply.by_agent else Route.LLM
         return MessageAccepted(first, reply.id, route, replayed=True)
+
+
+async def _after_started_work() -> None:
+    """Yield to the work just started (a reply's job waiting for its slot), so that its first
+    steps, an agent turn's request among them, go before the seqs' write: the write delays
+    the request's answer, not the reply's first chunk."""
+    await asyncio.sleep(0)
 
 
 def _waiting_question(session: AgentSession | None, now: datetime) -> str | None:

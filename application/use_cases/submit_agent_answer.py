@@ -76,12 +76,12 @@ class SubmitAgentAnswer:
             again = await self._earlier(command)
             assert again is not None
             return again
-        seqs_stored = await announce_new(self._live, self._event_seqs, floor, message, reply)
+        seqs = await announce_new(self._live, floor, message, reply)
         turn = outcome.turn
         self._background.submit(
             str(command.conversation_id), lambda: self._continue_turn(turn, reply.id)
         )
-        await seqs_stored
+        await self._event_seqs.store(seqs)
         return MessageAccepted(message, reply.id, Route.AGENT)
 
     async def _earlier(self, command: AnswerCommand) -> MessageAccepted | None:

@@ -4,14 +4,18 @@ agent: what users see live, what is stored, and what happens to the session."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from datetime import timedelta
 from uuid import UUID
 
 import pytest
 
+from adapters.memory.background import AsyncioBackgroundWork
+from adapters.memory.live_events import InProcessLiveEvents
 from application.agent_event_processor import AgentReplyPolicy
 from application.agent_failures import AGENT_FAILED, BUSY, INTERRUPTED, QUESTION_EXPIRED, STALLED
 from application.errors import AgentBusy, ConversationNotFound
+from application.event_seqs import EventSeqs, SeqsInTransaction
 from application.ports.agent_gateway import AgentUnavailable
 from application.ports.live_events import RESTART_MARGIN
 from application.use_cases.answer_agent_question import AnswerCommand
@@ -720,3 +724,34 @@ async def test_a_slow_database_delays_writes_not_live_events(world: World) -> No
         MessageStatus.COMPLETE,
         "".join(f"{n} " for n in range(1, 31)),
     )
+
+
+async def test_an_agent_messages_turn_is_under_way_before_its_seqs_are_written() -> None:
+    """The agent's request goes out before the new messages' seqs are written (the write
+    delays the `202`, not the reply's first chunk)."""
+    world = World(
+        live=InProcessLiveEvents(replay_size=100, subscriber_queue=100),
+        background=AsyncioBackgroundWork(),  # type: ignore[arg-type]
+    )
+    world.gateway = ScriptedAgentGateway(SEARCH)
+    order: list[str] = []
+    execute = world.gateway.execute_agent
+
+    async def noted(request):  # type: ignore[no-untyped-def]
+        order.append("agent stream read")
+        async for event in execute(request):
+            yield event
+
+    world.gateway.execute_agent = noted  # type: ignore[method-assign]
+    seqs = SeqsInTransaction(world.store.uow)
+
+    class NotedSeqs:
+        async def record(self, written: Mapping[UUID, int]) -> None:
+            order.append("seqs written")
+            await seqs.record(written)
+
+    world.event_seqs = EventSeqs(NotedSeqs())
+    accepted = await send(world, "/agent search")
+    await world.background.drain()
+    assert order[:2] == ["agent stream read", "seqs written"]
+    assert (await world.stored_message(accepted.reply_id)).status is MessageStatus.COMPLETE

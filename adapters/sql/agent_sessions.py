@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.sql.errors import is_unique_violation
-from adapters.sql.sqlite_session_insert import add_session_with_next_trip
+from adapters.sql.sqlite_sessions import add_session_with_next_trip, save_session_with_next_trip
 from adapters.sql.tables import agent_pending_questions, conversation_agent_sessions
 from application.ports.agent_sessions import (
     AgentSessionRepository,
@@ -226,6 +226,11 @@ class SqlAgentSessionRepository(AgentSessionRepository):
         return _session(row, None if row.question_id is None else _question(row))
 
     async def save(self, session: AgentSession) -> None:
+        if self._connection.dialect.name == "sqlite" and session.question is None:
+            row = _state(session) | {"id": session.id, "version": session.version}
+            await save_session_with_next_trip(self._connection, _STATE_COLUMNS, row)
+            session.version += 1
+            return
         state = {f"b_{name}": value for name, value in _state(session).items()}
         result = await self._connection.execute(
             _SAVE, state | {"b_id": session.id, "b_version": session.version}

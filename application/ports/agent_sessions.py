@@ -36,7 +36,8 @@ class AgentSessionRepository(Protocol):
 
     async def save(self, session: AgentSession) -> None:
         """Write the session's state and question if nobody saved it since it was read, and
-        bump `session.version`; raises StaleAgentSession otherwise."""
+        bump `session.version`; raises StaleAgentSession otherwise (at once or at commit).
+        After a failed transaction the session object is not what is stored: read it again."""
         ...
 
     async def save_progress(self, sessions: Sequence[AgentSession]) -> list[AgentSession]:

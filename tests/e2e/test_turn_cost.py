@@ -102,13 +102,13 @@ async def test_an_agent_turn_costs_five_transactions_then_four(
     assert second["transactions"] == 4, second
     # PostgreSQL: the message and the turn's start in 5 statements (the message with its
     # conversation's activity in one), then the seqs, the reply's end and the end's seqs, one
-    # statement each. SQLite: the conversation's state, then for a follow-up the session's
-    # update and the history; the message with its reply and activity and a new session go
-    # with the transaction's next trip (its COMMIT for a first message), and the seqs and
-    # group writes are one function on the connection's thread (counted above as
-    # transactions only).
+    # statement each. SQLite: the conversation's state, then for a follow-up the history;
+    # the message with its reply and activity and the session's INSERT or versioned UPDATE go
+    # with the transaction's next trip (the history's read, or the COMMIT for a first
+    # message), and the seqs and group writes are one function on the connection's thread
+    # (counted above as transactions only).
     # The conversation's first message reads its owner's overrides (then cached) but no
     # history, there being none, nor token counts to remember.
-    first_budget, budget = (7, 8) if database_url.startswith("postgresql") else (2, 4)
+    first_budget, budget = (7, 8) if database_url.startswith("postgresql") else (2, 3)
     assert second["statements"] <= budget, second
     assert first["statements"] <= first_budget, first

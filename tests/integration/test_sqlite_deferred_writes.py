@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from adapters.sql.engine import create_engine
 from adapters.sql.sqlite_one_trip import Writing
 from adapters.sql.unit_of_work import SqlUnitOfWork
-from application.ports.agent_sessions import LiveSessionExists
+from application.ports.agent_sessions import LiveSessionExists, StaleAgentSession
 from application.ports.repositories import DuplicateIdempotencyKey
 from domain.agent_sessions import AgentSession
 from domain.conversations import Conversation, Owner
@@ -159,3 +159,51 @@ async def test_a_refused_session_is_raised_by_the_next_statement(engine: AsyncEn
     assert not writing.held
     async with SqlUnitOfWork(engine) as tx:
         assert await tx.agent_sessions.get(session(8).id) is None
+
+
+async def test_a_sessions_versioned_update_goes_with_the_next_trip(
+    engine: AsyncEngine, trips: list[str]
+) -> None:
+    async with SqlUnitOfWork(engine) as tx:
+        await tx.agent_sessions.add(session(9))
+        await tx.commit()
+    async with SqlUnitOfWork(engine) as tx:
+        stored = await tx.agent_sessions.get(session(9).id)
+        assert stored is not None
+        trips.clear()
+        stored.bind("agent-9")
+        await tx.agent_sessions.save(stored)
+        assert trips == [] and stored.version == 1
+        assert await tx.agent_sessions.get(stored.id) == stored
+        assert trips == ["_run_statement"]
+        await tx.commit()
+    async with SqlUnitOfWork(engine) as tx:
+        assert await tx.agent_sessions.get(stored.id) == stored
+
+
+async def test_a_stale_sessions_update_is_raised_by_the_commit_which_rolls_back(
+    engine: AsyncEngine,
+) -> None:
+    async with SqlUnitOfWork(engine) as tx:
+        await tx.agent_sessions.add(session(10))
+        await tx.commit()
+    async with SqlUnitOfWork(engine) as tx:
+        mine = await tx.agent_sessions.get(session(10).id)
+        theirs = await tx.agent_sessions.get(session(10).id)
+    assert mine is not None and theirs is not None
+    theirs.complete(T0 + timedelta(seconds=1))
+    async with SqlUnitOfWork(engine) as tx:
+        await tx.agent_sessions.save(theirs)
+        await tx.commit()
+    conversation, message, reply = exchange(10)
+    mine.bind("agent-10")
+    with pytest.raises(StaleAgentSession):
+        async with SqlUnitOfWork(engine) as tx:
+            await tx.messages.add_with_reply(conversation, message, reply, None)
+            await tx.agent_sessions.save(mine)
+            writing = await writing_of(tx)
+            await tx.commit()
+    assert not writing.held
+    async with SqlUnitOfWork(engine) as tx:
+        assert await tx.agent_sessions.get(theirs.id) == theirs
+        assert await tx.messages.get(message.id) is None

@@ -22,7 +22,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.sql.errors import is_unique_violation
-from adapters.sql.sqlite_sessions import add_session_with_next_trip, save_session_with_next_trip
+from adapters.sql.sqlite_deferred_writes import (
+    add_session_with_next_trip,
+    save_session_with_next_trip,
+)
 from adapters.sql.tables import agent_pending_questions, conversation_agent_sessions
 from application.ports.agent_sessions import (
     AgentSessionRepository,

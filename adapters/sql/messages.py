@@ -21,7 +21,7 @@ from sqlalchemy.sql.elements import TextClause
 
 from adapters.sql.errors import is_unique_violation
 from adapters.sql.rows import execute_rows
-from adapters.sql.sqlite_exchange import add_exchange_with_next_trip
+from adapters.sql.sqlite_deferred_writes import add_exchange_with_next_trip
 from adapters.sql.tables import conversations, messages
 from application.ports.repositories import DuplicateIdempotencyKey, MessageRepository
 from domain.conversations import Conversation
@@ -131,7 +131,7 @@ _ADD = insert(messages).values({name: bindparam(f"b_{name}") for name in _ADDED_
 def _exchange_statement(rows: int) -> TextClause:
     """PostgreSQL: `rows` messages stored and their conversation's activity written in one
     statement (the conversation's update as a data-modifying CTE), one round trip; SQLite,
-    which has no such CTEs, runs its two statements in one trip (`sqlite_exchange`). Text,
+    which has no such CTEs, runs its two statements in one trip (`sqlite_deferred_writes`). Text,
     because SQLAlchemy compiles a multi-row INSERT construct again at every execution; only
     the tables' own names are spliced in."""
     values = ", ".join(

@@ -41,8 +41,10 @@ writes; 94-98 with this bound). Statements come in powers of two up to this (`up
 pads), six sizes of each."""
 
 
-def processors(table: Table, names: Sequence[str], dialect: Dialect) -> Processors:
-    """Each named column's SQLAlchemy bind processor for `dialect` (None: stored as given)."""
+@lru_cache(maxsize=32)
+def processors(table: Table, names: tuple[str, ...], dialect: Dialect) -> Processors:
+    """Each named column's SQLAlchemy bind processor for `dialect` (None: stored as given),
+    looked up once per table, columns and dialect."""
     return [table.c[name].type.bind_processor(dialect) for name in names]
 
 

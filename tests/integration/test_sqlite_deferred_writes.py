@@ -1,8 +1,8 @@
-"""On SQLite a user's message with its reply and activity (`sqlite_exchange`) and a new agent
-session (`sqlite_session_insert`) are written on the connection's thread with their
-transaction's next trip there, the next statement's or the COMMIT's (`sqlite_one_trip`): no
-trip of their own while the write lock is held. What they store is the repositories' contract
-(test_repositories, test_delegation_repositories)."""
+"""On SQLite a user's message with its reply and activity, a new agent session and a
+session's versioned update (`sqlite_deferred_writes`) are written on the connection's thread
+with their transaction's next trip there, the next statement's or the COMMIT's
+(`sqlite_one_trip`): no trip of their own while the write lock is held. What they store is
+the repositories' contract (test_repositories, test_delegation_repositories)."""
 
 from __future__ import annotations
 

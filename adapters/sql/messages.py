@@ -131,9 +131,10 @@ _ADD = insert(messages).values({name: bindparam(f"b_{name}") for name in _ADDED_
 def _exchange_statement(rows: int) -> TextClause:
     """PostgreSQL: `rows` messages stored and their conversation's activity written in one
     statement (the conversation's update as a data-modifying CTE), one round trip; SQLite,
-    which has no such CTEs, runs its two statements in one trip (`sqlite_deferred_writes`). Text,
-    because SQLAlchemy compiles a multi-row INSERT construct again at every execution; only
-    the tables' own names are spliced in."""
+    which has no such CTEs, runs its two statements on the connection's thread with the
+    transaction's next trip (`sqlite_deferred_writes`). Text, because SQLAlchemy compiles a
+    multi-row INSERT construct again at every execution; only the tables' own names are
+    spliced in."""
     values = ", ".join(
         "(" + ", ".join(f":b_{name}_{n}" for name in _ADDED_COLUMNS) + ")" for n in range(rows)
     )

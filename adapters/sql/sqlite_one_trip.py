@@ -107,7 +107,7 @@ Deferred = list[tuple[Callable[..., None], tuple[Any, ...]]]
 """Writes waiting for their transaction's next trip: `write(database, *args)` each, in order."""
 
 
-def run_deferred(database: sqlite3.Connection, deferred: Deferred) -> None:
+def _run_deferred(database: sqlite3.Connection, deferred: Deferred) -> None:
     for write, args in deferred:
         write(database, *args)
 
@@ -125,7 +125,7 @@ def _run_statement(
     writes deferred to this trip."""
     if writing is not None:
         begin_writing(connection._conn, writing)
-    run_deferred(connection._conn, deferred)
+    _run_deferred(connection._conn, deferred)
     cursor = connection._conn.cursor()
     try:
         if many:
@@ -304,7 +304,7 @@ def _commit_deferred(
     if begin is not None:
         begin_writing(database, begin)
     try:
-        run_deferred(database, deferred)
+        _run_deferred(database, deferred)
         database.commit()
     except BaseException:
         if database.in_transaction:

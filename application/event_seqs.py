@@ -24,9 +24,12 @@ class EventSeqs:
     process: what a client catching up from the database is told a message reflects.
 
     Each new message and each reply's end is announced, then its seq stored. Asked while no
-    write is under way, the write starts at once; asked while one is, the seqs join the next
-    write, which starts when it ends. At low load nothing waits longer; under a burst of turns
-    a single write stores the seqs of all of them instead of one each.
+    write is under way, the write starts one turn of the event loop later; asked while one is,
+    the seqs join the next write, which starts when it ends. At low load nothing waits longer;
+    under a burst of turns a single write stores the seqs of all of them instead of one each.
+    The loop's turn lets the work started with the request that asked (a reply's job, its
+    agent request) take its first steps before the write's: the write delays the request's
+    answer, not the reply's first chunk.
 
     A write that finds the database too busy (StorageBusy) releases its waiters all the same
     and its seqs go with the next write, tried again shortly: the messages they number are
@@ -71,6 +74,7 @@ class EventSeqs:
 
     async def _run(self) -> None:
         try:
+            await asyncio.sleep(0)
             while self._next:
                 seqs, done = self._next, self._next_done
                 self._next, self._next_done = {}, None

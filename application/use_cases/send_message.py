@@ -1,4 +1,3 @@
-import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -142,7 +141,6 @@ class SendMessage:
             seqs = await announce_new(self._live, stored.floor, stored.message, stored.reply)
         finally:
             slot.fill(self._job(command, stored))  # a stored reply is produced (or failed)
-        await _after_started_work()
         await self._event_seqs.store(seqs)
         return MessageAccepted(stored.message, stored.reply.id, stored.decision.route)
 
@@ -234,13 +232,6 @@ class SendMessage:
         assert reply is not None, "a user message is stored with its reply"
         route = Route.AGENT if reply.by_agent else Route.LLM
         return MessageAccepted(first, reply.id, route, replayed=True)
-
-
-async def _after_started_work() -> None:
-    """Yield to the work just started (a reply's job waiting for its slot), so that its first
-    steps, an agent turn's request among them, go before the seqs' write: the write delays
-    the request's answer, not the reply's first chunk."""
-    await asyncio.sleep(0)
 
 
 def _waiting_question(session: AgentSession | None, now: datetime) -> str | None:

@@ -19,8 +19,10 @@ class GatedStore(EventSeqStore):
         self.gate = asyncio.Event()
         self.gate.set()
         self.failure: Exception | None = None
+        self.writing = asyncio.Event()
 
     async def record(self, seqs: Mapping[UUID, int]) -> None:
+        self.writing.set()
         await self.gate.wait()
         if self.failure is not None:
             failure, self.failure = self.failure, None
@@ -33,11 +35,29 @@ async def test_seqs_asked_for_while_a_write_is_under_way_share_the_next_write() 
     seqs = EventSeqs(store)
     store.gate.clear()
     first = seqs.request({A: 1})
-    await asyncio.sleep(0)
+    await store.writing.wait()
     later = [seqs.request({B: 2}), seqs.request({C: 3})]
     store.gate.set()
     await asyncio.wait_for(asyncio.gather(first, *later), 1)
     assert store.batches == [{A: 1}, {B: 2, C: 3}]
+
+
+async def test_a_write_starts_after_the_work_already_scheduled_takes_a_step() -> None:
+    """A reply's job started with the request that asks for the write goes first."""
+    store = GatedStore()
+    seqs = EventSeqs(store)
+    order: list[str] = []
+
+    async def job() -> None:
+        order.append("job")
+        await asyncio.sleep(0)  # as a job's reader task starts, after the job's first step
+        order.append("reader, the write not made" if not store.batches else "reader, too late")
+
+    started = asyncio.ensure_future(job())
+    await seqs.request({A: 1})
+    order.append("written")
+    await started
+    assert order == ["job", "reader, the write not made", "written"]
 
 
 async def test_a_message_asked_for_twice_before_its_write_keeps_its_highest_seq() -> None:

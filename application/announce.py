@@ -17,8 +17,7 @@ from domain.messages import Message
 async def announce_new(live: LiveEvents, floor: int, *messages: Message) -> dict[UUID, int]:
     """Publish newly stored messages as `message.created`, numbered above `floor` (the seq the
     stored conversation already reflects). Returns the seq of each message's event, for
-    `EventSeqs.store`: start the work that need not wait for that write first (a task started
-    after it runs after the write's first steps)."""
+    `EventSeqs.store`."""
     seqs = {}
     if messages:
         await live.ensure_seq_at_least(messages[0].conversation_id, floor)

@@ -21,7 +21,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Sequence
 from functools import partial
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 import aiosqlite
 from sqlalchemy.dialects.sqlite.aiosqlite import (
@@ -30,6 +30,8 @@ from sqlalchemy.dialects.sqlite.aiosqlite import (
     AsyncAdapt_aiosqlite_dbapi,
 )
 from sqlalchemy.util.concurrency import await_
+
+T = TypeVar("T")
 
 BUSY_TIMEOUT_S = 10.0
 """How long a write transaction waits for SQLite's write lock, in this process or another."""
@@ -299,12 +301,24 @@ def _commit_deferred(
     deferred: Deferred, begin: Writing | None, database: sqlite3.Connection, writing: Writing
 ) -> None:
     """On the thread: the deferred writes and the COMMIT, after the writer lock and `BEGIN
-    IMMEDIATE` when nothing began the transaction yet (`begin`); rolled back if a write
-    fails, so that the lock goes to the next writer at once."""
+    IMMEDIATE` when nothing began the transaction yet (`begin`)."""
+    write_and_commit(database, begin, writing, partial(_run_deferred, deferred=deferred))
+
+
+def write_and_commit(
+    database: sqlite3.Connection,
+    begin: Writing | None,
+    writing: Writing,
+    write: Callable[[sqlite3.Connection], T],
+) -> T:
+    """On a connection's thread: `write(database)` then COMMIT, after the writer lock and
+    `BEGIN IMMEDIATE` when `begin` is given (nothing began the transaction yet); rolled back
+    if it fails, and the lock given back as the transaction ends, so that it goes to the next
+    writer at once."""
     if begin is not None:
         begin_writing(database, begin)
     try:
-        _run_deferred(database, deferred)
+        result = write(database)
         database.commit()
     except BaseException:
         if database.in_transaction:
@@ -312,6 +326,7 @@ def _commit_deferred(
         raise
     finally:
         writing.give_back_unless_in(database)
+    return result
 
 
 def _rollback(database: sqlite3.Connection, writing: Writing) -> None:

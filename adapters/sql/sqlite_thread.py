@@ -25,7 +25,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from adapters.sql.connections import WRITE_LOCK_NOT_FREE, checkout, write_lock_not_free
-from adapters.sql.sqlite_one_trip import OneTripConnection, Writing, begin_writing
+from adapters.sql.sqlite_one_trip import OneTripConnection, Writing, write_and_commit
 from application.ports.unit_of_work import StorageBusy
 
 T = TypeVar("T")
@@ -144,15 +144,5 @@ def _in_transaction(
     write: Callable[..., T],
     args: tuple[Any, ...],
 ) -> T:
-    database: sqlite3.Connection = connection._conn
-    begin_writing(database, writing)
-    try:
-        result = write(database, *args)
-        database.execute("COMMIT")
-    except BaseException:
-        if database.in_transaction:
-            database.execute("ROLLBACK")
-        raise
-    finally:
-        writing.give_back_unless_in(database)
-    return result
+    """On the thread: `write(database, *args)` in a write transaction of its own."""
+    return write_and_commit(connection._conn, writing, writing, lambda db: write(db, *args))
